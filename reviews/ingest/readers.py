@@ -1,0 +1,201 @@
+"""Stream records out of a JSON Lines file or a JSON array, each with the line it starts on.
+
+Neither reader holds the whole file in memory: JSONL is read line by line, a JSON array is decoded
+element by element from a growing buffer.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+_CHUNK = 1 << 16
+_MAX_ITEM_BYTES = 256 << 20
+_WHITESPACE = " \t\r\n"
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A problem with one line of the input; `field` is a path such as `responses[1]`, or empty."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", field {self.field}" if self.field else "")
+        return f"{where}: {self.message}"
+
+
+def read_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
+    """Yield (line number, record or error) for each item, JSONL or JSON array alike."""
+    head = stream.read(_CHUNK)
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8) :]
+    first = head.lstrip()[:1]
+    if first == b"[":
+        yield from _read_array(head, stream)
+    else:
+        yield from _read_lines(head, stream)
+
+
+def _decode_line(raw: bytes, line: int) -> str | RecordError:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RecordError(line, "", f"not valid UTF-8 (byte {exc.start + 1} of the line)")
+
+
+def _as_record(value: Any, line: int) -> dict[str, Any] | RecordError:
+    if not isinstance(value, dict):
+        return RecordError(line, "", f"expected a JSON object, got {json_type(value)}")
+    return value
+
+
+def _read_lines(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
+    pending = head
+    line = 0
+    while True:
+        newline = pending.find(b"\n")
+        if newline < 0:
+            more = stream.read(_CHUNK)
+            if more:
+                pending += more
+                continue
+            if not pending:
+                return
+            raw, pending = pending, b""
+        else:
+            raw, pending = pending[:newline], pending[newline + 1 :]
+        line += 1
+        text = _decode_line(raw, line)
+        if isinstance(text, RecordError):
+            yield line, text
+            continue
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield line, RecordError(line, "", _describe_json_error(exc, text))
+            continue
+        yield line, _as_record(value, line)
+
+
+def _describe_json_error(exc: json.JSONDecodeError, text: str) -> str:
+    if exc.pos >= len(text.rstrip()) - 1 or "Unterminated" in exc.msg:
+        return f"truncated JSON ({exc.msg.lower()} at column {exc.colno})"
+    return f"invalid JSON ({exc.msg.lower()} at column {exc.colno})"
+
+
+class _ArrayBuffer:
+    """Decoded text of a JSON array being read, with the line number of the read position."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.pos = 0
+        self.line = 1
+        self.eof = False
+        self.text = self._decode(head, final=False)
+
+    def _decode(self, data: bytes, *, final: bool) -> str:
+        try:
+            return self.utf8.decode(data, final=final)
+        except UnicodeDecodeError as exc:
+            line = self.line + self.text.count("\n", self.pos) + data.count(b"\n", 0, exc.start)
+            raise _Utf8Error(line) from None
+
+    def advance(self, to: int) -> None:
+        self.line += self.text.count("\n", self.pos, to)
+        self.pos = to
+
+    def more(self) -> bool:
+        """Append the next chunk (dropping what was read); False at the end of the stream."""
+        if self.eof:
+            return False
+        self.text, self.pos = self.text[self.pos :], 0
+        data = self.stream.read(max(_CHUNK, len(self.text)))
+        self.eof = not data
+        decoded = self._decode(data, final=self.eof)
+        self.text += decoded
+        return bool(decoded) or not self.eof
+
+    def skip_whitespace(self) -> bool:
+        """Move to the next non-blank character; False if the stream ended first."""
+        while True:
+            end = self.pos
+            while end < len(self.text) and self.text[end] in _WHITESPACE:
+                end += 1
+            self.advance(end)
+            if self.pos < len(self.text):
+                return True
+            if not self.more():
+                return False
+
+
+def _read_array(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
+    decoder = json.JSONDecoder()
+    try:
+        buf = _ArrayBuffer(head, stream)
+        buf.skip_whitespace()
+        buf.advance(buf.pos + 1)  # the opening [
+        after_comma = False
+        while True:
+            if not buf.skip_whitespace():
+                yield buf.line, RecordError(buf.line, "", "truncated JSON: the array is never closed with ]")
+                return
+            if buf.text[buf.pos] == "]":
+                if after_comma:
+                    yield buf.line, RecordError(buf.line, "", "invalid JSON: a comma before ]")
+                return
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buf.text, buf.pos)
+                    break
+                except json.JSONDecodeError as exc:
+                    if len(buf.text) - buf.pos > _MAX_ITEM_BYTES or not buf.more():
+                        kind = "truncated JSON" if buf.eof else "invalid JSON"
+                        yield buf.line, RecordError(buf.line, "", f"{kind} ({exc.msg.lower()})")
+                        return
+            line = buf.line
+            buf.advance(end)
+            after_comma = False
+            yield line, _as_record(value, line)
+            if not buf.skip_whitespace():
+                yield buf.line, RecordError(buf.line, "", "truncated JSON: the array is never closed with ]")
+                return
+            separator = buf.text[buf.pos]
+            if separator == ",":
+                buf.advance(buf.pos + 1)
+                after_comma = True
+            elif separator != "]":
+                yield buf.line, RecordError(buf.line, "", f"invalid JSON: expected , or ] but found {separator!r}")
+                return
+    except _Utf8Error as exc:
+        yield exc.line, RecordError(exc.line, "", "not valid UTF-8")
+
+
+class _Utf8Error(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a Python value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

@@ -1,0 +1,369 @@
+"""The data model: what was uploaded, what the GRM sampled, what reviewers decided, what was released.
+
+Models hold fields, constraints and indexes only; writes go through `reviews.services`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Dataset(models.Model):
+    name = models.SlugField(max_length=100, unique=True, help_text="Letters, digits, - and _.")
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=500, blank=True, help_text="Where the data came from.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Query(models.Model):
+    """One item to judge: a conversation whose last user turn is the query, and its responses."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="queries")
+    external_id = models.CharField(max_length=200, help_text="The uploader's id, unique in its dataset.")
+    subset = models.CharField(max_length=100, blank=True, help_text="Category, e.g. chat or reasoning.")
+    context = models.JSONField(help_text="Chat messages [{role, content}]; the last one is the user's query.")
+    best_index = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="0-based position of the labelled best response."
+    )
+    rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Labelled 1-10 score of a single response."
+    )
+    content_hash = models.CharField(max_length=64, help_text="sha256 of the content, for idempotent re-imports.")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "queries"
+        ordering = ["dataset_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_id"], name="query_unique_external_id"),
+            models.CheckConstraint(
+                condition=Q(best_index__isnull=True) | Q(rating__isnull=True), name="query_one_label_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=10), name="query_rating_1_10"
+            ),
+        ]
+        indexes = [models.Index(fields=["dataset", "subset"], name="query_dataset_subset")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}:{self.external_id}"
+
+    @property
+    def prompt_text(self) -> str:
+        """The last user turn: what a list row shows."""
+        for message in reversed(self.context or []):
+            if message.get("role") == "user":
+                return str(message.get("content", ""))
+        return ""
+
+
+class Response(models.Model):
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="responses")
+    position = models.PositiveSmallIntegerField(help_text="0-based position in the uploaded order.")
+    text = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True, help_text="E.g. the policy model that wrote it.")
+
+    class Meta:
+        ordering = ["query_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["query", "position"], name="response_unique_position")]
+
+    def __str__(self) -> str:
+        return f"{self.query_id}#{self.position}"
+
+
+class PromptTemplate(models.Model):
+    """Versioned prompt text with named placeholders; versions are never edited in place."""
+
+    name = models.SlugField(max_length=100)
+    version = models.PositiveIntegerField(default=1)
+    text = models.TextField()
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="template_unique_version"),
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="template_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class ModelConfig(models.Model):
+    class Backend(models.TextChoices):
+        TRANSFORMERS = "transformers", "transformers (CPU or GPU)"
+        VLLM = "vllm", "vLLM (in-process GPU)"
+        OPENAI = "openai", "OpenAI-compatible server"
+
+    name = models.SlugField(max_length=100, unique=True)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.TRANSFORMERS)
+    model = models.CharField(max_length=500, help_text="A local path, a hub name, or the built-in default.")
+    base_url = models.URLField(blank=True, help_text="For the openai backend: the server's /v1 URL.")
+    generation_params = models.JSONField(default=dict, blank=True, help_text="Extra backend parameters.")
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="modelconfig_one_default")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Round(models.Model):
+    """A rejective fine-tuning round: its runs produce the data that trains the next model."""
+
+    number = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"Round {self.number}" + (f" ({self.name})" if self.name else "")
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="runs")
+    query_filter = models.JSONField(
+        default=dict, blank=True, help_text="Restricts the run to part of the dataset, e.g. {'subset': 'chat'}."
+    )
+    model_config = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="runs")
+    template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="runs")
+    rft_round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    k = models.PositiveSmallIntegerField(help_text="Samples per query.")
+    k_meta = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Samples kept by the meta RM.")
+    temperature = models.FloatField(default=0.5)
+    max_tokens = models.PositiveIntegerField(default=1024)
+    seed = models.BigIntegerField(default=0)
+    hinted = models.BooleanField(default=False, help_text="Append the ground-truth hint (RFT data collection).")
+    batch_size = models.PositiveSmallIntegerField(default=8, help_text="Queries per worker task.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    queries_total = models.PositiveIntegerField(default=0)
+    queries_done = models.PositiveIntegerField(default=0)
+    samples_done = models.PositiveIntegerField(default=0)
+    parse_failures = models.PositiveIntegerField(default=0)
+    tokens_generated = models.BigIntegerField(default=0)
+    generation_seconds = models.FloatField(default=0.0)
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="run_status_created"),
+            models.Index(fields=["dataset", "-created_at"], name="run_dataset_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} on {self.dataset_id} (k={self.k})"
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.queries_done / self.queries_total) if self.queries_total else 0
+
+
+class Sample(models.Model):
+    """One GRM judgment of one query: principles, critique and a score per response."""
+
+    class ParseStatus(models.TextChoices):
+        OK = "ok", "parsed"
+        NO_SCORES = "no_scores", "no score box"
+        WRONG_COUNT = "wrong_count", "wrong number of scores"
+        OUT_OF_RANGE = "out_of_range", "score outside 1-10"
+        NOT_INTEGER = "not_integer", "score not an integer"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="samples")
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="samples")
+    sample_index = models.PositiveSmallIntegerField()
+    permutation = models.JSONField(help_text="Shown order: permutation[i] = original position shown at i.")
+    raw_text = models.TextField()
+    principles = models.TextField(blank=True)
+    critique = models.TextField(blank=True)
+    scores = models.JSONField(null=True, blank=True, help_text="Scores in the original response order.")
+    parse_status = models.CharField(max_length=20, choices=ParseStatus.choices)
+    sections_missing = models.BooleanField(default=False, help_text="Principles or critique heading absent.")
+    forced = models.BooleanField(default=False, help_text="Scores obtained by constrained continuation.")
+    hinted = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    meta_score = models.FloatField(null=True, blank=True, help_text="Meta-RM logit.")
+    correct = models.BooleanField(null=True, blank=True, help_text="Eq. 10 against the label; empty if unlabelled.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run_id", "query_id", "sample_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "query", "sample_index"], name="sample_unique_index"),
+        ]
+        indexes = [
+            models.Index(fields=["run", "parse_status"], name="sample_run_parse"),
+            models.Index(fields=["run", "correct"], name="sample_run_correct"),
+            models.Index(fields=["run", "meta_score"], name="sample_run_meta"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample {self.sample_index} of query {self.query_id} in run {self.run_id}"
+
+
+class Verdict(models.Model):
+    """The aggregate judgment of one query in one run (Voting@k and MetaRM@k)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="verdicts")
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="verdicts")
+    valid_samples = models.PositiveSmallIntegerField(default=0)
+    vote_totals = models.JSONField(default=list, help_text="Voting@k: summed scores in original order.")
+    best_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    correct = models.BooleanField(null=True, blank=True)
+    tie_broken = models.BooleanField(default=False)
+    meta_vote_totals = models.JSONField(null=True, blank=True)
+    meta_best_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    meta_correct = models.BooleanField(null=True, blank=True)
+    vote_entropy = models.FloatField(null=True, blank=True, help_text="Disagreement between samples' choices.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run_id", "query_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "query"], name="verdict_unique_query")]
+        indexes = [
+            models.Index(fields=["run", "correct"], name="verdict_run_correct"),
+            models.Index(fields=["run", "-vote_entropy"], name="verdict_run_entropy"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Verdict on query {self.query_id} in run {self.run_id}"
+
+
+class FailureMode(models.Model):
+    """The taxonomy reviewers tag judgments with; admins extend it."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    label = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Order in forms; digits 1-9 toggle the first nine."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Annotation(models.Model):
+    """A reviewer's decision on a sample or a query; one per (target, reviewer)."""
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+
+    sample = models.ForeignKey(Sample, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations")
+    query = models.ForeignKey(Query, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    failure_modes = models.ManyToManyField(FailureMode, blank=True, related_name="annotations")
+    note = models.TextField(blank=True)
+    corrected_scores = models.JSONField(null=True, blank=True, help_text="The reviewer's scores, original order.")
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(sample__isnull=False) & Q(query__isnull=True))
+                | (Q(sample__isnull=True) & Q(query__isnull=False)),
+                name="annotation_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["sample", "reviewer"], condition=Q(sample__isnull=False), name="annotation_unique_sample"
+            ),
+            models.UniqueConstraint(
+                fields=["query", "reviewer"], condition=Q(query__isnull=False), name="annotation_unique_query"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["reviewer", "-created_at"], name="annotation_reviewer_recent"),
+            models.Index(fields=["decision"], name="annotation_decision"),
+        ]
+
+    def __str__(self) -> str:
+        target = f"sample {self.sample_id}" if self.sample_id else f"query {self.query_id}"
+        return f"{self.decision} on {target} by {self.reviewer_id}"
+
+
+class Release(models.Model):
+    """An immutable export of curated training data: what was filtered, counted and hashed."""
+
+    class Kind(models.TextChoices):
+        RFT_ACCEPTED = "rft_accepted", "accepted trajectories (RFT)"
+        REJECTED = "rejected", "rejected trajectories"
+        METARM_LABELS = "metarm_labels", "meta-RM labels"
+        RL_PROMPTS = "rl_prompts", "RL prompts with labels"
+        PREFERENCE_PAIRS = "preference_pairs", "preference pairs"
+
+    class Format(models.TextChoices):
+        JSONL = "jsonl", "JSON Lines"
+        TRL = "trl", "TRL"
+        OPENRLHF = "openrlhf", "OpenRLHF"
+
+    name = models.SlugField(max_length=100)
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    format = models.CharField(max_length=20, choices=Format.choices, default=Format.JSONL)
+    rft_round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.PROTECT, related_name="releases")
+    filters = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to="releases/")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="releases"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="release_unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

@@ -1,0 +1,47 @@
+"""The two roles: reviewers read and annotate; admins also run, configure, curate and export.
+
+Roles are Django groups (created by migration 0002 with their permissions); a superuser is an admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+REVIEWER = "reviewer"
+ADMIN = "admin"
+
+
+def is_admin(user: Any) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_grm_is_admin", None)
+    if cached is None:
+        cached = user.groups.filter(name=ADMIN).exists()
+        user._grm_is_admin = cached
+    return bool(cached)
+
+
+def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged-in admins only: others get 403 (anonymous users go to the login page)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_admin(request.user):
+            raise PermissionDenied("This page is for admins.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def role_context(request: HttpRequest) -> dict[str, bool]:
+    """Template context: whether the current user holds the admin role."""
+    return {"user_is_admin": is_admin(getattr(request, "user", None))}

@@ -1,0 +1,55 @@
+"""Reads: the queries behind each page, with a fixed number of SQL statements per page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, Q, QuerySet
+
+from reviews.models import Dataset, Query, Run
+
+
+def datasets_overview() -> list[Dataset]:
+    """Every dataset with its query and label counts and its subsets (two SQL queries)."""
+    datasets: list[Dataset] = list(
+        Dataset.objects.annotate(
+            query_count=Count("queries"),
+            labelled_count=Count(
+                "queries", filter=Q(queries__best_index__isnull=False) | Q(queries__rating__isnull=False)
+            ),
+        ).order_by("name")
+    )
+    subsets: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for dataset_id, subset, count in (
+        Query.objects.values_list("dataset_id", "subset").annotate(n=Count("id")).order_by("dataset_id", "subset")
+    ):
+        subsets[dataset_id].append((subset or "(none)", count))
+    for dataset in datasets:
+        dataset.subset_counts = subsets.get(dataset.id, [])  # type: ignore[attr-defined]
+    return datasets
+
+
+def runs_recent(*, limit: int = 20) -> QuerySet[Run]:
+    return Run.objects.select_related("dataset", "model_config", "template").order_by("-created_at")[:limit]
+
+
+def dataset_queries(*, dataset: Dataset, subset: str | None = None, text: str = "") -> QuerySet[Query]:
+    """A dataset's queries for a list page, with their response counts."""
+    queries = dataset.queries.annotate(response_count=Count("responses")).order_by("id")
+    if subset is not None:
+        queries = queries.filter(subset=subset)
+    if text:
+        queries = queries.filter(Q(external_id__icontains=text) | Q(context__icontains=text))
+    return queries
+
+
+def dataset_subsets(*, dataset: Dataset) -> list[str]:
+    return list(dataset.queries.order_by("subset").values_list("subset", flat=True).distinct())
+
+
+def query_with_responses(*, dataset_name: str, query_id: int) -> Query:
+    return (
+        Query.objects.select_related("dataset")
+        .prefetch_related("responses")
+        .get(dataset__name=dataset_name, id=query_id)
+    )

@@ -1,0 +1,228 @@
+"""Writes: every change to the domain goes through a function here."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+from reviews.ingest.formats import FieldErrors, Limits, QueryItem, normalize
+from reviews.ingest.readers import RecordError, read_records
+from reviews.models import Dataset, ModelConfig, PromptTemplate, Query, Response
+from reviews.roles import ADMIN
+from workers.grm.templates import DEFAULT_TEMPLATE
+
+logger = logging.getLogger(__name__)
+
+IMPORT_CHUNK = 1000
+DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, and every bad line with its field."""
+
+    dataset: str
+    created: int = 0
+    unchanged: int = 0
+    lines: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+    stored: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class ImportRefused(Exception):
+    """The whole import was refused (all-or-nothing policy); nothing was written."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"{len(report.errors)} bad line(s); nothing was stored")
+        self.report = report
+
+
+def dataset_import(
+    *,
+    dataset_name: str,
+    stream: IO[bytes],
+    fmt: str,
+    field_map: dict[str, str] | None = None,
+    subset: str = "",
+    partial: bool = False,
+    created_by: User | None = None,
+    source: str = "",
+) -> ImportReport:
+    """Stream records from `stream` into the dataset, creating it if needed.
+
+    Idempotent: an item whose external id exists with the same content is counted unchanged; the same
+    id with other content is a conflict error. With partial=False any error stores nothing (and
+    raises ImportRefused); with partial=True the good lines are stored and the bad ones reported.
+    """
+    limits = Limits(max_responses=settings.GRM_MAX_RESPONSES, max_text_chars=settings.GRM_MAX_TEXT_CHARS)
+    report = ImportReport(dataset=dataset_name)
+    with transaction.atomic():
+        dataset, _ = Dataset.objects.get_or_create(
+            name=dataset_name, defaults={"created_by": created_by, "source": source}
+        )
+        first_line_of: dict[str, int] = {}
+        pending: list[tuple[int, QueryItem]] = []
+        for line, record in read_records(stream):
+            report.lines = line
+            if isinstance(record, RecordError):
+                report.errors.append(record)
+                continue
+            try:
+                item = normalize(record, fmt, field_map=field_map, subset=subset, limits=limits)
+            except FieldErrors as exc:
+                report.errors.extend(RecordError(line, name, message) for name, message in exc.errors)
+                continue
+            seen_at = first_line_of.setdefault(item.external_id, line)
+            if seen_at != line:
+                report.errors.append(
+                    RecordError(line, "id", f"duplicate id {item.external_id!r}, first on line {seen_at}")
+                )
+                continue
+            pending.append((line, item))
+            if len(pending) >= IMPORT_CHUNK:
+                _store_chunk(dataset, pending, report, write=partial or report.ok)
+                pending = []
+        _store_chunk(dataset, pending, report, write=partial or report.ok)
+        if report.errors and not partial:
+            transaction.set_rollback(True)
+            report.created = 0
+            report.stored = False
+    if not report.stored:
+        raise ImportRefused(report)
+    logger.info(
+        "import into %s: %d created, %d unchanged, %d errors",
+        dataset_name,
+        report.created,
+        report.unchanged,
+        len(report.errors),
+    )
+    return report
+
+
+def _store_chunk(dataset: Dataset, chunk: list[tuple[int, QueryItem]], report: ImportReport, *, write: bool) -> None:
+    """Check a chunk against stored items (one query) and bulk-insert the new ones if `write`."""
+    if not chunk:
+        return
+    stored = dict(
+        Query.objects.filter(dataset=dataset, external_id__in=[item.external_id for _, item in chunk]).values_list(
+            "external_id", "content_hash"
+        )
+    )
+    new_items: list[QueryItem] = []
+    for line, item in chunk:
+        stored_hash = stored.get(item.external_id)
+        if stored_hash is None:
+            new_items.append(item)
+        elif stored_hash == item.content_hash:
+            report.unchanged += 1
+        else:
+            report.errors.append(
+                RecordError(line, "id", f"id {item.external_id!r} already exists in {dataset.name} with other content")
+            )
+    if not write or not new_items:
+        return
+    queries = Query.objects.bulk_create(
+        [
+            Query(
+                dataset=dataset,
+                external_id=item.external_id,
+                subset=item.subset,
+                context=item.context,
+                best_index=item.best_index,
+                rating=item.rating,
+                content_hash=item.content_hash,
+                metadata=item.metadata,
+            )
+            for item in new_items
+        ]
+    )
+    Response.objects.bulk_create(
+        [
+            Response(query=query, position=position, text=text, metadata=metadata)
+            for query, item in zip(queries, new_items, strict=True)
+            for position, (text, metadata) in enumerate(item.responses)
+        ]
+    )
+    report.created += len(queries)
+
+
+@dataclass
+class AdminAccount:
+    username: str
+    created: bool
+    password: str | None  # set only when generated now: it is shown once and never stored in clear
+
+
+def admin_ensure(*, username: str, password: str | None) -> AdminAccount:
+    """Create the admin account if missing; a given password is (re)applied, else one is generated once."""
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    created = user is None
+    shown: str | None = None
+    if user is None:
+        shown = password or secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(username=username, email="", password=shown)
+        if password:
+            shown = None
+    elif password and not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    user.groups.add(Group.objects.get(name=ADMIN))
+    return AdminAccount(username=username, created=created, password=shown)
+
+
+def user_create(*, username: str, password: str, roles: Iterable[str], is_staff: bool = False) -> Any:
+    """A user holding the given roles (group names)."""
+    user = get_user_model().objects.create_user(username=username, password=password, is_staff=is_staff)
+    user.groups.set(Group.objects.filter(name__in=list(roles)))
+    return user
+
+
+def defaults_ensure() -> tuple[PromptTemplate, ModelConfig]:
+    """The default prompt template (GRM_SPEC section 2) and the default model configuration."""
+    template = PromptTemplate.objects.filter(is_default=True).first()
+    if template is None:
+        template, _ = PromptTemplate.objects.get_or_create(
+            name="deepseek-grm-default",
+            version=1,
+            defaults={
+                "text": DEFAULT_TEMPLATE,
+                "description": "DeepSeek-GRM default prompt (paper App. G), byte for byte.",
+                "is_default": True,
+            },
+        )
+    model = ModelConfig.objects.filter(is_default=True).first()
+    if model is None:
+        model, _ = ModelConfig.objects.get_or_create(
+            name=DEFAULT_MODEL_NAME,
+            defaults={"backend": ModelConfig.Backend.TRANSFORMERS, "model": settings.GRM_MODEL, "is_default": True},
+        )
+    return template, model
+
+
+DEMO_FILE = settings.BASE_DIR / "reviews" / "demo" / "demo.jsonl"
+DEMO_DATASET = "demo"
+
+
+def demo_load() -> ImportReport:
+    """The team-written demo dataset (chat, reasoning, safety, code); loading it twice changes nothing."""
+    with DEMO_FILE.open("rb") as stream:
+        report = dataset_import(
+            dataset_name=DEMO_DATASET, stream=stream, fmt="native", source="reviews/demo/demo.jsonl"
+        )
+    Dataset.objects.filter(name=DEMO_DATASET, description="").update(
+        description="Written by the team: chat, reasoning with verifiable answers, safety and coding."
+    )
+    return report

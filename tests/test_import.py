@@ -1,0 +1,168 @@
+"""The importer: public preference files in, idempotent re-imports, bad files refused whole."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from reviews import services
+from reviews.models import Dataset, Query, Response
+from tests.conftest import shared_data
+
+pytestmark = pytest.mark.django_db
+
+
+def run_import(path, dataset, fmt, *extra):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_preferences", str(path), "--dataset", dataset, "--format", fmt, *extra, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_llmbar_natural_gives_100_queries_200_responses_with_labels_and_reimport_creates_nothing():
+    path = shared_data("llmbar/Natural.json")
+    items = json.loads(path.read_text())
+    out, _ = run_import(path, "natural", "llmbar", "--subset", "Natural")
+    assert "100 new queries" in out
+    dataset = Dataset.objects.get(name="natural")
+    assert dataset.queries.count() == 100
+    assert Response.objects.filter(query__dataset=dataset).count() == 200
+    stored = {(q.context[0]["content"], q.best_index) for q in dataset.queries.all()}
+    assert stored == {(item["input"], item["label"] - 1) for item in items}
+    first = dataset.queries.order_by("id").first()
+    assert first is not None
+    assert [r.text for r in first.responses.order_by("position")] == [items[0]["output_1"], items[0]["output_2"]]
+    assert set(dataset.queries.values_list("subset", flat=True)) == {"Natural"}
+
+    out, _ = run_import(path, "natural", "llmbar", "--subset", "Natural")
+    assert "0 new queries, 100 unchanged" in out
+    assert Query.objects.count() == 100
+    assert Response.objects.count() == 200
+
+
+def test_every_llmbar_file_imports_with_its_labels():
+    total = 0
+    for name in ["Natural", "Adversarial-GPTInst", "Adversarial-GPTOut", "Adversarial-Manual", "Adversarial-Neighbor"]:
+        path = shared_data(f"llmbar/{name}.json")
+        items = json.loads(path.read_text())
+        run_import(path, "llmbar", "llmbar", "--subset", name)
+        stored = Query.objects.filter(dataset__name="llmbar", subset=name)
+        assert stored.count() == len(items)
+        assert sorted((q.best_index or 0) + 1 for q in stored) == sorted(item["label"] for item in items)
+        total += len(items)
+    assert total == 419
+    assert Query.objects.filter(dataset__name="llmbar").count() == total
+
+
+def test_evalbiasbench_imports_through_a_field_map(tmp_path):
+    groups = json.loads(shared_data("evalbiasbench/biasbench.json").read_text())
+    flat = [item for items in groups.values() for item in items]
+    path = tmp_path / "biasbench.jsonl"
+    path.write_text("\n".join(json.dumps(item) for item in flat))
+    run_import(path, "bias", "llmbar", "--map", "instruction=input,response1=output_1,response2=output_2,bias=subset")
+    assert Query.objects.filter(dataset__name="bias").count() == len(flat) == 80
+    assert set(Query.objects.values_list("subset", flat=True)) == {item["bias"] for item in flat}
+    assert set(Query.objects.values_list("best_index", flat=True)) == {0}
+
+
+def write_lines(tmp_path, lines):
+    path = tmp_path / "items.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GOOD = json.dumps({"id": "ok-1", "prompt": "Q", "responses": ["a", "b"], "best": 1})
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "expected"),
+    [
+        ('{"id": "t", "prompt": "Q", "responses": ["a", "b"', "line 2: truncated JSON"),
+        (json.dumps({"id": "m", "responses": ["a", "b"]}), "line 2, field context or prompt: is required"),
+        (
+            json.dumps({"id": "w", "prompt": "Q", "responses": ["a", 7]}),
+            "line 2, field responses[1]: expected a string",
+        ),
+        (json.dumps({"id": "e", "prompt": "Q", "responses": []}), "line 2, field responses: must hold at least one"),
+        (
+            json.dumps({"id": "ok-1", "prompt": "Q", "responses": ["a", "b"], "best": 1}),
+            "line 2, field id: duplicate id",
+        ),
+    ],
+)
+def test_a_bad_line_refuses_the_whole_file_naming_line_and_field(tmp_path, bad_line, expected):
+    path = write_lines(tmp_path, [GOOD, bad_line, json.dumps({"id": "ok-3", "prompt": "Q", "responses": ["x"]})])
+    with pytest.raises(CommandError, match="nothing was stored"):
+        run_import(path, "strict", "native")
+    assert not Dataset.objects.filter(name="strict").exists()
+    assert Query.objects.count() == 0
+    assert Response.objects.count() == 0
+
+
+def test_error_lines_are_printed_with_file_line_and_field(tmp_path):
+    path = write_lines(tmp_path, [GOOD, json.dumps({"id": "w", "prompt": "Q", "responses": ["a", 7]})])
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_preferences", str(path), "--dataset", "d", stdout=io.StringIO(), stderr=err)
+    assert "items.jsonl: line 2, field responses[1]: expected a string, got number" in err.getvalue()
+
+
+def test_every_bad_line_is_reported_not_just_the_first(tmp_path):
+    lines = [GOOD, "{not json", json.dumps({"id": "x", "prompt": "Q", "responses": ["a"], "rating": 0}), "[]"]
+    with pytest.raises(services.ImportRefused) as refused:
+        services.dataset_import(dataset_name="d", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
+    assert [(e.line, e.field) for e in refused.value.report.errors] == [(2, ""), (3, "rating"), (4, "")]
+
+
+def test_a_truncated_json_array_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('[\n  {"input": "Q", "output_1": "a", "output_2": "b", "label": 1},\n  {"input": "Q2", "outp')
+    with pytest.raises(CommandError):
+        run_import(path, "cut", "llmbar")
+    with pytest.raises(services.ImportRefused) as refused:
+        services.dataset_import(dataset_name="cut", stream=path.open("rb"), fmt="llmbar")
+    assert [(e.line, e.field) for e in refused.value.report.errors] == [(3, "")]
+    assert Query.objects.count() == 0
+
+
+def test_same_id_with_other_content_is_a_conflict_and_keeps_what_was_stored(tmp_path):
+    run_import(write_lines(tmp_path, [GOOD]), "d", "native")
+    changed = json.dumps({"id": "ok-1", "prompt": "Q", "responses": ["a", "b"], "best": 0})
+    with pytest.raises(services.ImportRefused) as refused:
+        services.dataset_import(dataset_name="d", stream=io.BytesIO(changed.encode()), fmt="native")
+    assert "already exists in d with other content" in str(refused.value.report.errors[0])
+    assert Query.objects.get(external_id="ok-1").best_index == 1
+
+
+def test_partial_stores_the_good_lines_and_reports_the_bad(tmp_path):
+    path = write_lines(tmp_path, [GOOD, "{oops", json.dumps({"id": "ok-3", "prompt": "Q", "responses": ["x"]})])
+    out, err = run_import(path, "lenient", "native", "--partial")
+    assert "2 new queries" in out
+    assert "1 bad line(s) skipped" in out
+    assert "line 2" in err
+    assert set(Query.objects.values_list("external_id", flat=True)) == {"ok-1", "ok-3"}
+
+
+def test_stdin_and_missing_files(monkeypatch):
+    class Stdin:
+        buffer = io.BytesIO(GOOD.encode())
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    out, _ = run_import("-", "piped", "native")
+    assert "1 new queries" in out
+    with pytest.raises(CommandError, match="no such file"):
+        run_import("/nonexistent.json", "x", "native")
+    with pytest.raises(CommandError, match="--map"):
+        run_import("-", "x", "native", "--map", "oops")
+
+
+def test_import_chunks_larger_than_one_batch(monkeypatch):
+    monkeypatch.setattr(services, "IMPORT_CHUNK", 7)
+    lines = [
+        json.dumps({"id": f"i{i}", "prompt": f"Q{i}", "responses": ["a", "b", "c"], "best": i % 3}) for i in range(30)
+    ]
+    report = services.dataset_import(dataset_name="chunks", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
+    assert report.created == 30
+    assert Response.objects.count() == 90
+    again = services.dataset_import(dataset_name="chunks", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
+    assert (again.created, again.unchanged) == (0, 30)

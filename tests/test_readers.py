@@ -1,0 +1,79 @@
+"""Streaming JSON/JSONL reader: records with the line they start on, and a clear error per bad line."""
+
+import io
+import json
+
+import pytest
+
+from reviews.ingest import readers
+from reviews.ingest.readers import RecordError, read_records
+
+
+def read(data: bytes):
+    return list(read_records(io.BytesIO(data)))
+
+
+def test_jsonl_records_carry_their_line_numbers_and_blank_lines_are_skipped():
+    assert read(b'{"a": 1}\n\n{"b": 2}\n') == [(1, {"a": 1}), (3, {"b": 2})]
+
+
+def test_jsonl_reports_each_bad_line_and_keeps_reading():
+    out = read(b'{"a": 1}\n{"b": \n[1, 2]\n{"c": "\xff"}\n{"d": 4}')
+    assert out[0] == (1, {"a": 1})
+    assert out[1][0] == 2
+    assert "truncated JSON" in out[1][1].message
+    assert out[2] == (3, RecordError(3, "", "expected a JSON object, got array"))
+    assert out[3][0] == 4
+    assert "not valid UTF-8" in out[3][1].message
+    assert out[4] == (5, {"d": 4})
+
+
+def test_json_array_records_carry_the_line_each_element_starts_on():
+    data = b'[\n  {"a": 1},\n  {\n    "b": 2\n  }\n]\n'
+    assert read(data) == [(2, {"a": 1}), (3, {"b": 2})]
+
+
+def test_utf8_byte_order_mark_is_accepted():
+    assert read(b'\xef\xbb\xbf[{"a": 1}]') == [(1, {"a": 1})]
+
+
+def test_empty_array_and_empty_file_hold_no_records():
+    assert read(b"[]") == []
+    assert read(b"") == []
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "fragment"),
+    [
+        (b'[\n{"a": 1},\n{"b": 2', 3, "truncated JSON"),
+        (b'[\n{"a": 1}\n', 3, "never closed"),
+        (b'[\n{"a": 1},\n]', 3, "comma before ]"),
+        (b'[\n{"a": 1} {"b": 2}]', 2, "expected , or ]"),
+        (b'[\n{"a": 1},\n{"b": "\xff"}]', 3, "not valid UTF-8"),
+    ],
+)
+def test_json_array_errors_name_the_line(data, line, fragment):
+    errors = [record for _, record in read(data) if isinstance(record, RecordError)]
+    assert len(errors) == 1
+    assert errors[0].line == line
+    assert fragment in errors[0].message
+
+
+def test_array_larger_than_the_read_chunk_is_streamed(monkeypatch):
+    monkeypatch.setattr(readers, "_CHUNK", 64)
+    items = [{"id": i, "text": "x" * (i % 50)} for i in range(300)]
+    data = ("[\n" + ",\n".join(json.dumps(item) for item in items) + "\n]").encode()
+    out = read(data)
+    assert [record for _, record in out] == items
+    assert [line for line, _ in out] == list(range(2, 302))
+
+
+def test_jsonl_larger_than_the_read_chunk_is_streamed(monkeypatch):
+    monkeypatch.setattr(readers, "_CHUNK", 16)
+    items = [{"id": i, "text": "é" * (i % 40)} for i in range(200)]
+    data = "\n".join(json.dumps(item, ensure_ascii=False) for item in items).encode()
+    assert [record for _, record in read(data)] == items
+
+
+def test_error_text_names_line_and_field():
+    assert str(RecordError(7, "responses[1]", "must not be empty")) == "line 7, field responses[1]: must not be empty"

@@ -1,0 +1,1 @@
+"""Celery tasks and the GRM engine they drive."""

@@ -1,0 +1,81 @@
+"""Prompt templates of the GRM (GRM_SPEC section 2): the default layout and its named placeholders.
+
+Pure Python: no Django import. Placeholders are `{context}`, `{responses}`, `{score_example}` and `{n}`;
+only these exact names are replaced, so other braces in a user's template stay as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+PLACEHOLDERS = ("context", "responses", "score_example", "n")
+
+# DeepSeek-GRM (Default), paper App. G. Rendered with two responses it matches the paper byte for byte.
+DEFAULT_TEMPLATE = """\
+You are a skilled little expert at scoring responses. You should evaluate given responses based on the given judging criteria.
+Given the context of the conversation (the last round is the User's query) and multiple responses from the Assistant, you need to refer to the [General Evaluation Criteria] to score the responses. Based on the general evaluation criteria, state potential other specific criteria to the query, the weights of different criteria, and then provide an overall comprehensive score upon them.
+Each score is an integer between 1 and 10, with a higher score indicating that the response meets the relevant criteria more closely. For example, a score of 1 means the response does not meet the criteria at all, a score of 6 means the response meets only some parts, and a score of 10 means the response perfectly meets the evaluation criteria.
+Before scoring, please analyze step by step. Your scoring needs to be as strict as possible.
+
+#### Evaluation Criteria ####
+1. Instruction Adherence:
+- Fully Adhered (9-10 points): The response fully complies with all instructions and requirements of the question.
+- Partially Adhered (6-8 points): The response meets most of the instructions but has some omissions or misunderstandings.
+- Basically Adhered (3-5 points): The response meets some instructions, but the main requirements are not fulfilled.
+- Not Adhered (1-2 points): The response does not meet any instructions.
+Example: If the question requires three examples and the response provides only one, it falls under "Partially Adhered."
+2. Usefulness:
+- Highly Useful (9-10 points): The response provides comprehensive and accurate information, fully addressing the issue.
+- Useful but Incomplete (6-8 points): The response provides some useful information, but lacks details or accuracy.
+- Limited Usefulness (3-5 points): The response offers little useful information, with most content being irrelevant or incorrect.
+- Useless or Incorrect (1-2 points): The response is completely irrelevant or incorrect.
+Example: If there are factual errors in the response but the overall direction is correct, it falls under "Useful but Incomplete."
+3. Level of Detail:
+- Very Detailed (9-10 points): The response includes ample details covering all aspects of the issue.
+- Detailed but Slightly Lacking (6-8 points): The response is fairly detailed but misses some important details.
+- Basically Detailed (3-5 points): The response provides some details but is not thorough enough overall.
+- Not Detailed (1-2 points): The response is very brief and lacks necessary details.
+Example: If the response provides only a simple conclusion without an explanation, it falls under "Not Detailed."
+4. Relevance:
+- Highly Relevant (9-10 points): The response is highly relevant to the question, with information closely aligned with the topic.
+- Generally Relevant (6-8 points): The response is generally relevant but includes some unnecessary information.
+- Partially Relevant (3-5 points): The response has a lot of content that deviates from the topic.
+- Not Relevant (1-2 points): The response is completely irrelevant.
+Example: If the response strays from the topic but still provides some relevant information, it falls under "Partially Relevant."
+
+#### Conversation Context ####
+{context}
+#### Responses to be Scored ####
+{responses}
+#### Output Format Requirements ####
+Output with three lines
+Specific Criteria: <Other potential criteria specific to the query and the context, and the weights of each criteria>.
+Analysis: <Compare different responses based on given Criteria>.
+Scores: <the overall comprehensive score of all responses in order, separate by comma in the boxed, e.g., {score_example} if there exists {n} responeses>."""
+
+HINT_LINE = "The best response is: Response {best}"
+
+
+def response_blocks(responses: Sequence[str]) -> str:
+    """The numbered response blocks, 1-based as the model sees them."""
+    return "\n".join(
+        f"[The Begin of Response {i}]\n{text}\n[The End of Response {i}]" for i, text in enumerate(responses, 1)
+    )
+
+
+def score_example(n: int) -> str:
+    return "\\boxed{" + ", ".join(["x"] * n) + "}"
+
+
+def render(template: str, *, context: str, responses: Sequence[str]) -> str:
+    """Fill the named placeholders of `template` for these (already ordered) responses."""
+    values = {
+        "context": context,
+        "responses": response_blocks(responses),
+        "score_example": score_example(len(responses)),
+        "n": str(len(responses)),
+    }
+    out = template
+    for name in PLACEHOLDERS:
+        out = out.replace("{" + name + "}", values[name])
+    return out
