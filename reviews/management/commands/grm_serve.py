@@ -22,6 +22,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 STOP_GRACE_SECONDS = 15
+# The same queues and pools as docker-compose's worker-cpu and worker-gpu (a test holds them equal).
+WORKERS = {
+    "worker-cpu": ["-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", "cpu@%h"],
+    "worker-gpu": ["-Q", "gpu", "--pool=solo", "-n", "gpu@%h"],
+}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -47,8 +52,7 @@ class Command(BaseCommand):
         celery = [sys.executable, "-m", "celery", "-A", "grmweb", "worker", "--loglevel=INFO"]
         commands = {
             "web": [*manage, "runserver", "--noreload", f"{host}:{port}"],
-            "worker-cpu": [*celery, "-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", "cpu@%h"],
-            "worker-gpu": [*celery, "-Q", "gpu", "--pool=solo", "-n", "gpu@%h"],
+            **{name: [*celery, *args] for name, args in WORKERS.items()},
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
         stopping = False
