@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "grmweb.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,7 +181,6 @@ GRM_MODEL = env_str("GRM_MODEL", "smollm2-135m-instruct")
 # --- Security. GRM_HTTPS (default: on when debug is off) turns on redirects, secure cookies, HSTS.
 GRM_HTTPS = env_bool("GRM_HTTPS", not DEBUG)
 SECURE_SSL_REDIRECT = GRM_HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
 SESSION_COOKIE_SECURE = GRM_HTTPS
 CSRF_COOKIE_SECURE = GRM_HTTPS
 SECURE_HSTS_SECONDS = env_int("GRM_HSTS_SECONDS", 31_536_000 if GRM_HTTPS else 0, minimum=0)

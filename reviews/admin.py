@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from reviews.models import (
@@ -40,7 +42,7 @@ class ResponseInline(admin.TabularInline):
 class QueryAdmin(admin.ModelAdmin):
     list_display = ("external_id", "dataset", "subset", "best_index", "rating", "created_at")
     list_filter = ("dataset", "subset")
-    search_fields = ("external_id", "context")
+    search_fields = ("external_id", "prompt")
     list_select_related = ("dataset",)
     readonly_fields = ("content_hash", "created_at")
     inlines = [ResponseInline]
@@ -165,3 +167,29 @@ class ReleaseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class RoleUserAdmin(UserAdmin):
+    """Admins (the role) manage reviewers' accounts and roles, but cannot make or edit superusers."""
+
+    list_display = ("username", "email", "is_active", "is_staff", "is_superuser", "last_login")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "is_superuser", "user_permissions", "last_login", "date_joined")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)

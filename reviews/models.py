@@ -33,6 +33,7 @@ class Query(models.Model):
     external_id = models.CharField(max_length=200, help_text="The uploader's id, unique in its dataset.")
     subset = models.CharField(max_length=100, blank=True, help_text="Category, e.g. chat or reasoning.")
     context = models.JSONField(help_text="Chat messages [{role, content}]; the last one is the user's query.")
+    prompt = models.TextField(blank=True, help_text="The last user turn as plain text, for lists and search.")
     best_index = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="0-based position of the labelled best response."
     )
@@ -59,14 +60,6 @@ class Query(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_id}:{self.external_id}"
-
-    @property
-    def prompt_text(self) -> str:
-        """The last user turn: what a list row shows."""
-        for message in reversed(self.context or []):
-            if message.get("role") == "user":
-                return str(message.get("content", ""))
-        return ""
 
 
 class Response(models.Model):

@@ -8,6 +8,8 @@ from django.db.models import Count, Q, QuerySet
 
 from reviews.models import Dataset, Query, Run
 
+NO_SUBSET = "__none__"  # the filter value that selects queries without a subset
+
 
 def datasets_overview() -> list[Dataset]:
     """Every dataset with its query and label counts and its subsets (two SQL queries)."""
@@ -19,11 +21,11 @@ def datasets_overview() -> list[Dataset]:
             ),
         ).order_by("name")
     )
-    subsets: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    subsets: dict[int, list[tuple[str, str, int]]] = defaultdict(list)
     for dataset_id, subset, count in (
         Query.objects.values_list("dataset_id", "subset").annotate(n=Count("id")).order_by("dataset_id", "subset")
     ):
-        subsets[dataset_id].append((subset or "(none)", count))
+        subsets[dataset_id].append((subset or NO_SUBSET, subset or "(none)", count))
     for dataset in datasets:
         dataset.subset_counts = subsets.get(dataset.id, [])  # type: ignore[attr-defined]
     return datasets
@@ -33,18 +35,24 @@ def runs_recent(*, limit: int = 20) -> QuerySet[Run]:
     return Run.objects.select_related("dataset", "model_config", "template").order_by("-created_at")[:limit]
 
 
-def dataset_queries(*, dataset: Dataset, subset: str | None = None, text: str = "") -> QuerySet[Query]:
-    """A dataset's queries for a list page, with their response counts."""
+def dataset_queries(*, dataset: Dataset, subset: str = "", text: str = "") -> QuerySet[Query]:
+    """A dataset's queries for a list page, with their response counts.
+
+    `subset` empty means all subsets; NO_SUBSET means queries that have none. `text` searches the id
+    and the user's query.
+    """
     queries = dataset.queries.annotate(response_count=Count("responses")).order_by("id")
-    if subset is not None:
-        queries = queries.filter(subset=subset)
+    if subset:
+        queries = queries.filter(subset="" if subset == NO_SUBSET else subset)
     if text:
-        queries = queries.filter(Q(external_id__icontains=text) | Q(context__icontains=text))
+        queries = queries.filter(Q(external_id__icontains=text) | Q(prompt__icontains=text))
     return queries
 
 
-def dataset_subsets(*, dataset: Dataset) -> list[str]:
-    return list(dataset.queries.order_by("subset").values_list("subset", flat=True).distinct())
+def dataset_subsets(*, dataset: Dataset) -> list[tuple[str, str]]:
+    """(filter value, label) for each subset of the dataset."""
+    names = dataset.queries.order_by("subset").values_list("subset", flat=True).distinct()
+    return [(name or NO_SUBSET, name or "(none)") for name in names]
 
 
 def query_with_responses(*, dataset_name: str, query_id: int) -> Query:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -42,11 +45,66 @@ class ImportReport:
 
 
 class ImportRefused(Exception):
-    """The whole import was refused (all-or-nothing policy); nothing was written."""
+    """The whole import was refused (all-or-nothing policy, or a bad dataset name); nothing was written."""
 
     def __init__(self, report: ImportReport) -> None:
         super().__init__(f"{len(report.errors)} bad line(s); nothing was stored")
         self.report = report
+
+
+def dataset_name_errors(name: str) -> list[str]:
+    """Why `name` cannot name a dataset (it appears in URLs), or nothing."""
+    if not name:
+        return ["a dataset name is required"]
+    if len(name) > 100:
+        return [f"dataset name is {len(name)} characters; at most 100"]
+    if not re.fullmatch(r"[-a-zA-Z0-9_]+", name):
+        return [f"dataset name {name!r} may hold only letters, digits, - and _"]
+    return []
+
+
+def _rewindable(stream: IO[bytes]) -> IO[bytes]:
+    """The stream itself if it can seek, else a spooled copy (standard input, a network body)."""
+    if stream.seekable():
+        return stream
+    spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (the caller reads it)
+    shutil.copyfileobj(stream, spool, 1 << 20)
+    spool.seek(0)
+    return cast(IO[bytes], spool)
+
+
+def _validated_items(
+    stream: IO[bytes], fmt: str, field_map: dict[str, str] | None, subset: str, report: ImportReport
+) -> Iterator[tuple[int, QueryItem]]:
+    """Good items with their lines; every bad line is added to the report instead."""
+    limits = Limits(max_responses=settings.GRM_MAX_RESPONSES, max_text_chars=settings.GRM_MAX_TEXT_CHARS)
+    first_line_of: dict[str, int] = {}
+    for line, record in read_records(stream):
+        report.lines = line
+        if isinstance(record, RecordError):
+            report.errors.append(record)
+            continue
+        try:
+            item = normalize(record, fmt, field_map=field_map, subset=subset, limits=limits)
+        except FieldErrors as exc:
+            report.errors.extend(RecordError(line, name, message) for name, message in exc.errors)
+            continue
+        seen_at = first_line_of.setdefault(item.external_id, line)
+        if seen_at != line:
+            report.errors.append(RecordError(line, "id", f"duplicate id {item.external_id!r}, first on line {seen_at}"))
+            continue
+        yield line, item
+
+
+def _chunks(items: Iterable[tuple[int, QueryItem]]) -> Iterator[list[tuple[int, QueryItem]]]:
+    chunk: list[tuple[int, QueryItem]] = []
+    for entry in items:
+        chunk.append(entry)
+        if len(chunk) >= IMPORT_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def dataset_import(
@@ -62,45 +120,51 @@ def dataset_import(
 ) -> ImportReport:
     """Stream records from `stream` into the dataset, creating it if needed.
 
-    Idempotent: an item whose external id exists with the same content is counted unchanged; the same
-    id with other content is a conflict error. With partial=False any error stores nothing (and
-    raises ImportRefused); with partial=True the good lines are stored and the bad ones reported.
+    Two passes: the first validates every line and checks ids against what is stored, writing
+    nothing; the second writes in chunks of IMPORT_CHUNK items, one short transaction each, so the
+    web process and workers are never locked out for the length of a large import (SQLite).
+
+    Idempotent: an item whose id exists with the same content is counted unchanged; the same id with
+    other content is a conflict. With partial=False any bad line stores nothing and raises
+    ImportRefused; with partial=True the good lines are stored and the bad ones reported.
     """
-    limits = Limits(max_responses=settings.GRM_MAX_RESPONSES, max_text_chars=settings.GRM_MAX_TEXT_CHARS)
     report = ImportReport(dataset=dataset_name)
+    name_errors = dataset_name_errors(dataset_name)
+    if name_errors:
+        report.errors = [RecordError(0, "dataset", message) for message in name_errors]
+        report.stored = False
+        raise ImportRefused(report)
+    stream = _rewindable(stream)
+    dataset = Dataset.objects.filter(name=dataset_name).first()
+    checked = 0
+    for chunk in _chunks(_validated_items(stream, fmt, field_map, subset, report)):
+        checked += len(chunk)
+        if dataset is not None:
+            _new_items(dataset, chunk, report)
+    if checked == 0 and not report.errors:
+        report.errors.append(RecordError(1, "", "the file holds no items"))
+    if not report.ok and not partial:
+        report.stored = False
+        raise ImportRefused(report)
+    if checked == 0:
+        return report
+
+    # Second pass: the same items again (validation is deterministic); conflicts found in the first
+    # pass are re-detected per chunk and skipped, so they are not reported twice.
+    stream.seek(0)
+    write_report = ImportReport(dataset=dataset_name)
     with transaction.atomic():
         dataset, _ = Dataset.objects.get_or_create(
             name=dataset_name, defaults={"created_by": created_by, "source": source}
         )
-        first_line_of: dict[str, int] = {}
-        pending: list[tuple[int, QueryItem]] = []
-        for line, record in read_records(stream):
-            report.lines = line
-            if isinstance(record, RecordError):
-                report.errors.append(record)
-                continue
-            try:
-                item = normalize(record, fmt, field_map=field_map, subset=subset, limits=limits)
-            except FieldErrors as exc:
-                report.errors.extend(RecordError(line, name, message) for name, message in exc.errors)
-                continue
-            seen_at = first_line_of.setdefault(item.external_id, line)
-            if seen_at != line:
-                report.errors.append(
-                    RecordError(line, "id", f"duplicate id {item.external_id!r}, first on line {seen_at}")
-                )
-                continue
-            pending.append((line, item))
-            if len(pending) >= IMPORT_CHUNK:
-                _store_chunk(dataset, pending, report, write=partial or report.ok)
-                pending = []
-        _store_chunk(dataset, pending, report, write=partial or report.ok)
-        if report.errors and not partial:
-            transaction.set_rollback(True)
-            report.created = 0
-            report.stored = False
-    if not report.stored:
-        raise ImportRefused(report)
+    for chunk in _chunks(_validated_items(stream, fmt, field_map, subset, write_report)):
+        with transaction.atomic():
+            new_items = _new_items(dataset, chunk, write_report)
+            _store(dataset, new_items)
+        report.created += len(new_items)
+    report.unchanged = write_report.unchanged
+    known = {(error.line, error.field, error.message) for error in report.errors}
+    report.errors.extend(e for e in write_report.errors if (e.line, e.field, e.message) not in known)
     logger.info(
         "import into %s: %d created, %d unchanged, %d errors",
         dataset_name,
@@ -111,10 +175,8 @@ def dataset_import(
     return report
 
 
-def _store_chunk(dataset: Dataset, chunk: list[tuple[int, QueryItem]], report: ImportReport, *, write: bool) -> None:
-    """Check a chunk against stored items (one query) and bulk-insert the new ones if `write`."""
-    if not chunk:
-        return
+def _new_items(dataset: Dataset, chunk: list[tuple[int, QueryItem]], report: ImportReport) -> list[QueryItem]:
+    """The chunk's items not yet stored (one query); unchanged ones are counted, conflicts reported."""
     stored = dict(
         Query.objects.filter(dataset=dataset, external_id__in=[item.external_id for _, item in chunk]).values_list(
             "external_id", "content_hash"
@@ -131,7 +193,11 @@ def _store_chunk(dataset: Dataset, chunk: list[tuple[int, QueryItem]], report: I
             report.errors.append(
                 RecordError(line, "id", f"id {item.external_id!r} already exists in {dataset.name} with other content")
             )
-    if not write or not new_items:
+    return new_items
+
+
+def _store(dataset: Dataset, items: list[QueryItem]) -> None:
+    if not items:
         return
     queries = Query.objects.bulk_create(
         [
@@ -140,22 +206,22 @@ def _store_chunk(dataset: Dataset, chunk: list[tuple[int, QueryItem]], report: I
                 external_id=item.external_id,
                 subset=item.subset,
                 context=item.context,
+                prompt=item.prompt,
                 best_index=item.best_index,
                 rating=item.rating,
                 content_hash=item.content_hash,
                 metadata=item.metadata,
             )
-            for item in new_items
+            for item in items
         ]
     )
     Response.objects.bulk_create(
         [
             Response(query=query, position=position, text=text, metadata=metadata)
-            for query, item in zip(queries, new_items, strict=True)
+            for query, item in zip(queries, items, strict=True)
             for position, (text, metadata) in enumerate(item.responses)
         ]
     )
-    report.created += len(queries)
 
 
 @dataclass

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
 from reviews import selectors
@@ -31,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def dataset_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, name=name)
-    subset = request.GET.get("subset")
+    subset = request.GET.get("subset", "")
     text = request.GET.get("q", "").strip()
     queries = selectors.dataset_queries(dataset=dataset, subset=subset, text=text)
     page = Paginator(queries, 50).get_page(request.GET.get("page"))
@@ -53,15 +50,3 @@ def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse
     except Query.DoesNotExist:
         raise Http404("No such query in this dataset") from None
     return render(request, "reviews/query_detail.html", {"query": query, "dataset": query.dataset})
-
-
-@require_GET
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and docker-compose: the database answers."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # any database failure means unhealthy, whatever its class
-        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
-    return JsonResponse({"status": "ok", "database": connection.vendor})

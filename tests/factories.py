@@ -43,7 +43,8 @@ class QueryFactory(factory.django.DjangoModelFactory[Query]):
     dataset = factory.SubFactory(DatasetFactory)
     external_id = factory.Sequence(lambda n: f"q{n}")
     subset = "chat"
-    context = factory.LazyAttribute(lambda q: [{"role": "user", "content": f"Question {q.external_id}?"}])
+    prompt = factory.LazyAttribute(lambda q: f"Question {q.external_id}?")
+    context = factory.LazyAttribute(lambda q: [{"role": "user", "content": q.prompt}])
     best_index = 0
     content_hash = factory.Sequence(lambda n: f"{n:064x}")
 

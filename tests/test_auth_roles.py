@@ -83,3 +83,18 @@ def test_user_create_assigns_roles():
     user = services.user_create(username="newbie", password=PASSWORD, roles=["reviewer"])
     assert list(user.groups.values_list("name", flat=True)) == ["reviewer"]
     assert UserFactory.create(roles=["admin"]).groups.get().name == "admin"
+
+
+def test_the_admin_role_cannot_grant_or_take_over_superuser(admin_client, admin_user):
+    boss = User.objects.create_superuser("boss", password="boss-pass-123")
+    boss_page = admin_client.get(reverse("admin:auth_user_change", args=[boss.id]))
+    assert b'name="username"' not in boss_page.content  # view only
+    post = admin_client.post(reverse("admin:auth_user_change", args=[boss.id]), {"username": "mine", "is_active": "on"})
+    assert post.status_code == 403
+    assert admin_client.get(reverse("admin:auth_user_password_change", args=[boss.id])).status_code == 403
+    response = admin_client.get(reverse("admin:auth_user_change", args=[admin_user.id]))
+    assert response.status_code == 200
+    assert b'name="is_superuser"' not in response.content
+    reviewer = UserFactory.create(roles=["reviewer"])
+    page = admin_client.get(reverse("admin:auth_user_change", args=[reviewer.id]))
+    assert b'name="groups"' in page.content

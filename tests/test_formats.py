@@ -30,11 +30,11 @@ def test_native_with_context_and_best():
     assert item.subset == "chat"
 
 
-def test_native_prompt_string_becomes_one_user_turn_and_id_defaults_to_content_hash():
+def test_native_prompt_string_becomes_one_user_turn_and_id_defaults_to_identity_hash():
     item = normalize({"prompt": "Hi?", "responses": ["A"], "rating": 7}, "native")
     assert item.context == [{"role": "user", "content": "Hi?"}]
     assert item.rating == 7
-    assert item.external_id == "sha256:" + item.content_hash[:32]
+    assert item.external_id == "sha256:" + item.identity_hash[:32]
 
 
 def test_integer_ids_are_accepted_as_text():
@@ -167,3 +167,27 @@ def test_content_hash_changes_with_content_only():
     first = normalize(record, "native").content_hash
     assert normalize(dict(record), "native").content_hash == first
     assert normalize({**record, "best": 1}, "native").content_hash != first
+
+
+def test_generated_ids_identify_the_conversation_not_the_labels():
+    base = {"prompt": "Q", "responses": ["a", "b"], "best": 0}
+    first = normalize(base, "native")
+    relabelled = normalize({**base, "best": 1, "subset": "other"}, "native")
+    assert first.external_id == relabelled.external_id
+    assert first.content_hash != relabelled.content_hash
+
+
+def test_nul_characters_are_refused_by_field():
+    assert "NUL" in errors_of({"prompt": "Q\x00", "responses": ["a"]}, "native")["prompt"]
+    assert "NUL" in errors_of({"prompt": "Q", "responses": ["a"], "metadata": {"k": "\x00"}}, "native")["metadata"]
+    errors = errors_of({"prompt": "Q", "responses": [{"text": "a", "metadata": {"\x00": 1}}]}, "native")
+    assert "NUL" in errors["responses[0].metadata"]
+
+
+def test_preference_conversations_are_validated_and_must_match():
+    chosen = [{"role": "user", "content": None}, {"role": "assistant", "content": "good"}]
+    errors = errors_of({"chosen": chosen, "rejected": "bad"}, "preference")
+    assert "chosen[0].content" in errors
+    other = [{"role": "user", "content": "Other question"}, {"role": "assistant", "content": "bad"}]
+    good = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "good"}]
+    assert "differs" in errors_of({"chosen": good, "rejected": other}, "preference")["rejected"]

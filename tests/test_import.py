@@ -166,3 +166,80 @@ def test_import_chunks_larger_than_one_batch(monkeypatch):
     assert Response.objects.count() == 90
     again = services.dataset_import(dataset_name="chunks", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
     assert (again.created, again.unchanged) == (0, 30)
+
+
+@pytest.mark.parametrize("name", ["LLMBar Natural", "llmbar.natural", "", "x" * 101, "../etc"])
+def test_dataset_names_must_fit_in_a_url(tmp_path, name):
+    with pytest.raises(CommandError, match="--dataset"):
+        run_import(write_lines(tmp_path, [GOOD]), name, "native")
+    with pytest.raises(services.ImportRefused):
+        services.dataset_import(dataset_name=name, stream=io.BytesIO(GOOD.encode()), fmt="native")
+    assert Dataset.objects.count() == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\n", b"[]", b"[ ]\n"])
+def test_an_empty_file_is_refused_and_creates_no_dataset(content):
+    with pytest.raises(services.ImportRefused) as refused:
+        services.dataset_import(dataset_name="empty", stream=io.BytesIO(content), fmt="native")
+    assert "holds no items" in str(refused.value.report.errors[0])
+    assert not Dataset.objects.filter(name="empty").exists()
+
+
+def test_reimporting_with_another_subset_is_a_conflict_not_a_duplicate():
+    path = shared_data("llmbar/Natural.json")
+    run_import(path, "natural", "llmbar", "--subset", "Natural")
+    with pytest.raises(CommandError, match="100 bad line"):
+        run_import(path, "natural", "llmbar")
+    assert Query.objects.count() == 100
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ('{"id": "n", "prompt": "Q", "responses": ["a"], "rating": NaN}', "NaN is not a JSON value"),
+        ('{"id": "n", "prompt": "Q", "responses": ["a\\u0000b"]}', "NUL character"),
+        ('{"id": "n", "prompt": "Q", "responses": ["a"], "metadata": {"x": Infinity}}', "Infinity is not"),
+    ],
+)
+def test_values_the_database_cannot_store_are_line_errors_not_crashes(line, fragment):
+    with pytest.raises(services.ImportRefused) as refused:
+        services.dataset_import(dataset_name="d", stream=io.BytesIO(line.encode()), fmt="native")
+    assert fragment in str(refused.value.report.errors[0])
+
+
+def test_a_non_seekable_stream_is_read_twice_through_a_spool():
+    class Pipe(io.RawIOBase):
+        def __init__(self, data):
+            self.inner = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def seekable(self):
+            return False
+
+        def readinto(self, buffer):
+            chunk = self.inner.read(len(buffer))
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
+
+    report = services.dataset_import(dataset_name="piped", stream=io.BufferedReader(Pipe(GOOD.encode())), fmt="native")
+    assert report.created == 1
+
+
+def test_other_processes_can_write_between_chunks(monkeypatch):
+    # Each chunk is its own short transaction: between two chunks the database is free.
+    monkeypatch.setattr(services, "IMPORT_CHUNK", 2)
+    seen_in_between = []
+    original = services._store
+
+    def spy(dataset, items):
+        from django.db import connection
+
+        seen_in_between.append(connection.in_atomic_block)
+        original(dataset, items)
+
+    monkeypatch.setattr(services, "_store", spy)
+    lines = [json.dumps({"id": f"i{i}", "prompt": f"Q{i}", "responses": ["a"], "rating": 5}) for i in range(5)]
+    services.dataset_import(dataset_name="chunked", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
+    assert len(seen_in_between) == 3

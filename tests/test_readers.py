@@ -77,3 +77,54 @@ def test_jsonl_larger_than_the_read_chunk_is_streamed(monkeypatch):
 
 def test_error_text_names_line_and_field():
     assert str(RecordError(7, "responses[1]", "must not be empty")) == "line 7, field responses[1]: must not be empty"
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "fragment"),
+    [
+        (b'[{"a": 1}]\n[{"b": 2}]', 2, "more content after the closing ]"),
+        (b'[{"a": 1}] junk', 1, "more content after the closing ]"),
+        (b'[{"a": NaN}]', 1, "NaN is not a JSON value"),
+        (b'{"a": Infinity}', 1, "Infinity is not a JSON value"),
+        (b"[" * 5000, 1, "nested too deeply"),
+        (b'{"a": ' + b"[" * 5000 + b"}", 1, "nested too deeply"),
+        (b'{\n  "a": 1\n}\n', 1, "one JSON object spread over lines"),
+    ],
+)
+def test_more_malformed_inputs_get_one_clear_error(data, line, fragment):
+    errors = [record for _, record in read(data) if isinstance(record, RecordError)]
+    assert len(errors) == 1
+    assert errors[0].line == line
+    assert fragment in errors[0].message
+
+
+def test_a_syntax_error_inside_a_json_array_names_its_own_line_without_reading_on(monkeypatch):
+    monkeypatch.setattr(readers, "_CHUNK", 32)
+    items = [json.dumps({"id": i, "text": "x"}) for i in range(50)]
+    items[30] = '{"id": 30,, "text": "x"}'
+    out = read(("[\n" + ",\n".join(items) + "\n]").encode())
+    assert len(out) == 31
+    assert out[-1][0] == 32
+    assert "invalid JSON" in out[-1][1].message
+
+
+def test_crlf_line_endings_are_read():
+    assert read(b'{"a": 1}\r\n{"b": 2}\r\n') == [(1, {"a": 1}), (2, {"b": 2})]
+
+
+def test_multibyte_characters_split_across_chunks(monkeypatch):
+    monkeypatch.setattr(readers, "_CHUNK", 7)
+    items = [{"text": "日本語のテキスト" * 3}, {"text": "émoji 🎉"}]
+    as_array = json.dumps(items, ensure_ascii=False).encode()
+    as_lines = "\n".join(json.dumps(item, ensure_ascii=False) for item in items).encode()
+    assert [record for _, record in read(as_array)] == items
+    assert [record for _, record in read(as_lines)] == items
+
+
+def test_lines_longer_than_the_item_cap_are_refused_and_reading_goes_on(monkeypatch):
+    monkeypatch.setattr(readers, "_CHUNK", 64)
+    monkeypatch.setattr(readers, "_MAX_ITEM_BYTES", 200)
+    out = read(b'{"a": "' + b"x" * 1000 + b'"}\n{"b": 2}\n')
+    assert out[0][0] == 1
+    assert "longer than 200 bytes" in out[0][1].message
+    assert out[1] == (2, {"b": 2})

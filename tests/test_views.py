@@ -98,6 +98,62 @@ def test_query_page_shows_context_responses_and_label(reviewer_client):
 
 
 def test_healthz_reports_the_database(client):
-    response = client.get(reverse("healthz"))
+    response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_healthz_answers_probes_on_any_host_over_plain_http(client, settings):
+    settings.ALLOWED_HOSTS = ["grm.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz", HTTP_HOST="localhost:8000").status_code == 200
+    assert client.get("/", HTTP_HOST="localhost:8000").status_code == 400
+
+
+def test_healthz_does_not_leak_database_details(client, monkeypatch):
+    from django.db import connection
+
+    def broken_cursor():
+        raise RuntimeError("password authentication failed for user secret_user at db.internal")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert b"secret_user" not in response.content
+
+
+def test_the_filter_form_with_an_empty_subset_shows_everything(reviewer_client):
+    services.demo_load()
+    url = reverse("dataset-detail", args=["demo"])
+    assert "40 queries" in reviewer_client.get(url, {"subset": "", "page": 1}).content.decode()
+    assert "reasoning-03" in reviewer_client.get(url, {"subset": "", "q": "reasoning-03"}).content.decode()
+
+
+def test_queries_without_a_subset_have_their_own_filter_value(reviewer_client):
+    dataset = DatasetFactory.create(name="mixed")
+    QueryFactory.create(dataset=dataset, subset="", external_id="plain")
+    QueryFactory.create(dataset=dataset, subset="chat", external_id="chatty")
+    home = reviewer_client.get(reverse("home")).content.decode()
+    assert "?subset=__none__" in home
+    page = reviewer_client.get(reverse("dataset-detail", args=["mixed"]), {"subset": "__none__"}).content.decode()
+    assert "plain" in page
+    assert "chatty" not in page
+
+
+def test_text_search_finds_non_ascii_prompts_and_not_json_keys(reviewer_client):
+    dataset = DatasetFactory.create(name="search")
+    QueryFactory.create(
+        dataset=dataset,
+        external_id="half",
+        prompt="Wait ½ years?",
+        context=[{"role": "user", "content": "Wait ½ years?"}],
+    )
+    QueryFactory.create(
+        dataset=dataset,
+        external_id="other",
+        prompt="Something else",
+        context=[{"role": "user", "content": "Something else"}],
+    )
+    url = reverse("dataset-detail", args=["search"])
+    assert "half" in reviewer_client.get(url, {"q": "½ years"}).content.decode()
+    assert "No queries match" in reviewer_client.get(url, {"q": "content"}).content.decode()

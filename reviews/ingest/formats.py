@@ -42,6 +42,17 @@ class QueryItem:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def prompt(self) -> str:
+        """The last user turn, as plain text for lists and search."""
+        return next((m["content"] for m in reversed(self.context) if m["role"] == "user"), "")
+
+    @property
+    def identity_hash(self) -> str:
+        """What identifies an item without an id: its conversation and responses, not its labels."""
+        canonical = json.dumps([self.context, [text for text, _ in self.responses]], ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
     def content_hash(self) -> str:
         canonical = json.dumps(
             [self.context, self.responses, self.best_index, self.rating, self.subset, self.metadata],
@@ -77,6 +88,9 @@ class _Checker:
             return None
         if not allow_empty and not value.strip():
             self.fail(name, "must not be empty")
+            return None
+        if "\x00" in value:
+            self.fail(name, "contains a NUL character (\\u0000), which cannot be stored")
             return None
         if len(value) > self.limits.max_text_chars:
             self.fail(name, f"is {len(value):,} characters, over the limit of {self.limits.max_text_chars:,}")
@@ -154,10 +168,7 @@ class _Checker:
     def response(self, name: str, value: Any) -> tuple[str, dict[str, Any]] | None:
         if isinstance(value, dict):
             text = self.text(f"{name}.text", value.get("text"))
-            metadata = value.get("metadata", {})
-            if not isinstance(metadata, dict):
-                self.fail(f"{name}.metadata", f"expected an object, got {json_type(metadata)}")
-                return None
+            metadata = self.metadata(f"{name}.metadata", value.get("metadata", {}))
             return (text, metadata) if text is not None else None
         text = self.text(name, value)
         return (text, {}) if text is not None else None
@@ -180,10 +191,13 @@ class _Checker:
             return None
         return int(value)
 
-    def metadata(self) -> dict[str, Any]:
-        value = self.record.get("metadata", {})
+    def metadata(self, name: str = "metadata", value: Any = None) -> dict[str, Any]:
+        value = self.record.get("metadata", {}) if value is None else value
         if not isinstance(value, dict):
-            self.fail("metadata", f"expected an object, got {json_type(value)}")
+            self.fail(name, f"expected an object, got {json_type(value)}")
+            return {}
+        if "\\u0000" in json.dumps(value):
+            self.fail(name, "contains a NUL character (\\u0000), which cannot be stored")
             return {}
         return value
 
@@ -230,23 +244,26 @@ def _native(check: _Checker, subset: str) -> QueryItem:
 
 
 def _last_assistant(check: _Checker, name: str, value: Any) -> tuple[str | None, list[dict[str, str]]]:
-    """A preference side given as text, or as messages ending with the assistant's response."""
+    """A preference side given as text, or as messages ending with the assistant's response
+    (the earlier messages, validated, are returned as the conversation before it)."""
     if isinstance(value, list):
-        messages = [m for m in value if isinstance(m, dict)]
-        if len(messages) != len(value) or not messages or messages[-1].get("role") != "assistant":
+        if not value or not isinstance(value[-1], dict) or value[-1].get("role") != "assistant":
             check.fail(name, "a message list must end with the assistant's response")
             return None, []
-        text = check.text(f"{name}[{len(value) - 1}].content", messages[-1].get("content"))
-        return text, [{"role": str(m.get("role")), "content": str(m.get("content"))} for m in messages[:-1]]
+        text = check.text(f"{name}[{len(value) - 1}].content", value[-1].get("content"))
+        prefix = check.messages(name, value[:-1]) if len(value) > 1 else []
+        return text, prefix
     return check.text(name, value), []
 
 
 def _preference(check: _Checker, subset: str) -> QueryItem:
     external_id = check.external_id()
     chosen, chosen_prefix = _last_assistant(check, "chosen", check.required("chosen"))
-    rejected, _ = _last_assistant(check, "rejected", check.required("rejected"))
+    rejected, rejected_prefix = _last_assistant(check, "rejected", check.required("rejected"))
+    if chosen_prefix and rejected_prefix and chosen_prefix != rejected_prefix:
+        check.fail("rejected", "its conversation differs from chosen's: both must answer the same prompt")
     if check.record.get("prompt") is None and check.record.get("messages") is None and chosen_prefix:
-        context = check.messages("chosen", [*chosen_prefix])
+        context = chosen_prefix
     else:
         context = check.context("prompt", "messages")
     item_subset = check.subset(subset)
@@ -338,6 +355,7 @@ def normalize(
         record = {field_map.get(key, key): value for key, value in record.items()}
     item = _PARSERS[fmt](_Checker(record, limits), subset)
     if not item.external_id:
-        # No id in the file: the content itself identifies the item, so re-imports stay idempotent.
-        item.external_id = "sha256:" + item.content_hash[:32]
+        # No id in the file: the conversation and responses identify the item, so re-imports stay
+        # idempotent and a changed label or subset shows up as a conflict, not a second copy.
+        item.external_id = "sha256:" + item.identity_hash[:32]
     return item

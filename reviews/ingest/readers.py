@@ -26,8 +26,8 @@ class RecordError:
     message: str
 
     def __str__(self) -> str:
-        where = f"line {self.line}" + (f", field {self.field}" if self.field else "")
-        return f"{where}: {self.message}"
+        parts = ([f"line {self.line}"] if self.line else []) + ([f"field {self.field}"] if self.field else [])
+        return f"{', '.join(parts)}: {self.message}" if parts else self.message
 
 
 def read_records(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
@@ -55,22 +55,54 @@ def _as_record(value: Any, line: int) -> dict[str, Any] | RecordError:
     return value
 
 
-def _read_lines(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
-    pending = head
-    line = 0
+class _NotJson(ValueError):
+    """NaN and Infinity: Python's json accepts them, JSON (and PostgreSQL) does not."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(f"invalid JSON: {name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_TOO_LONG = object()
+
+
+def _raw_lines(head: bytes, stream: IO[bytes]) -> Iterator[bytes | object]:
+    """Each line's bytes (without the newline), or _TOO_LONG for a line over the item size cap."""
+    buf = bytearray(head)
+    start = scanned = 0
+    skipping = False
     while True:
-        newline = pending.find(b"\n")
-        if newline < 0:
-            more = stream.read(_CHUNK)
-            if more:
-                pending += more
-                continue
-            if not pending:
-                return
-            raw, pending = pending, b""
-        else:
-            raw, pending = pending[:newline], pending[newline + 1 :]
-        line += 1
+        newline = buf.find(b"\n", scanned)
+        if newline >= 0:
+            if skipping:
+                skipping = False
+            else:
+                yield bytes(buf[start:newline])
+            start = scanned = newline + 1
+            continue
+        del buf[:start]
+        start = 0
+        if len(buf) > _MAX_ITEM_BYTES:
+            if not skipping:
+                yield _TOO_LONG
+                skipping = True
+            buf.clear()
+        scanned = len(buf)
+        more = stream.read(_CHUNK)
+        if not more:
+            if buf and not skipping:
+                yield bytes(buf)
+            return
+        buf += more
+
+
+def _read_lines(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
+    for line, raw in enumerate(_raw_lines(head, stream), start=1):
+        if raw is _TOO_LONG:
+            yield line, RecordError(line, "", f"the line is longer than {_MAX_ITEM_BYTES:,} bytes")
+            continue
+        assert isinstance(raw, bytes)
         text = _decode_line(raw, line)
         if isinstance(text, RecordError):
             yield line, text
@@ -78,9 +110,27 @@ def _read_lines(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str,
         if not text.strip():
             continue
         try:
-            value = json.loads(text)
+            value = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
+            if line == 1 and text.strip() == "{":
+                # A pretty-printed object: neither JSON Lines nor an array of items. Say so once.
+                yield (
+                    line,
+                    RecordError(
+                        line,
+                        "",
+                        "the file is one JSON object spread over lines: give a JSON array of items "
+                        "or JSON Lines (one object per line)",
+                    ),
+                )
+                return
             yield line, RecordError(line, "", _describe_json_error(exc, text))
+            continue
+        except _NotJson as exc:
+            yield line, RecordError(line, "", str(exc))
+            continue
+        except RecursionError:
+            yield line, RecordError(line, "", "invalid JSON: nested too deeply")
             continue
         yield line, _as_record(value, line)
 
@@ -139,7 +189,6 @@ class _ArrayBuffer:
 
 
 def _read_array(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
-    decoder = json.JSONDecoder()
     try:
         buf = _ArrayBuffer(head, stream)
         buf.skip_whitespace()
@@ -152,16 +201,35 @@ def _read_array(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str,
             if buf.text[buf.pos] == "]":
                 if after_comma:
                     yield buf.line, RecordError(buf.line, "", "invalid JSON: a comma before ]")
+                    return
+                buf.advance(buf.pos + 1)
+                if buf.skip_whitespace():
+                    yield buf.line, RecordError(buf.line, "", "invalid JSON: more content after the closing ]")
                 return
             while True:
                 try:
-                    value, end = decoder.raw_decode(buf.text, buf.pos)
+                    value, end = _DECODER.raw_decode(buf.text, buf.pos)
                     break
                 except json.JSONDecodeError as exc:
-                    if len(buf.text) - buf.pos > _MAX_ITEM_BYTES or not buf.more():
-                        kind = "truncated JSON" if buf.eof else "invalid JSON"
-                        yield buf.line, RecordError(buf.line, "", f"{kind} ({exc.msg.lower()})")
-                        return
+                    # An error at the end of what is buffered may only mean the item continues.
+                    at_end = exc.pos >= len(buf.text.rstrip()) or exc.msg.startswith("Unterminated string")
+                    if at_end and len(buf.text) - buf.pos <= _MAX_ITEM_BYTES and buf.more():
+                        continue
+                    if at_end and buf.eof:
+                        yield buf.line, RecordError(buf.line, "", f"truncated JSON ({exc.msg.lower()})")
+                    elif at_end:
+                        message = f"an item longer than {_MAX_ITEM_BYTES:,} bytes"
+                        yield buf.line, RecordError(buf.line, "", message)
+                    else:
+                        line = buf.line + buf.text.count("\n", buf.pos, exc.pos)
+                        yield line, RecordError(line, "", f"invalid JSON ({exc.msg.lower()})")
+                    return
+                except _NotJson as exc:
+                    yield buf.line, RecordError(buf.line, "", str(exc))
+                    return
+                except RecursionError:
+                    yield buf.line, RecordError(buf.line, "", "invalid JSON: nested too deeply")
+                    return
             line = buf.line
             buf.advance(end)
             after_comma = False
@@ -173,7 +241,7 @@ def _read_array(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str,
             if separator == ",":
                 buf.advance(buf.pos + 1)
                 after_comma = True
-            elif separator != "]":
+            elif separator != "]":  # the closing ] is handled at the top of the loop
                 yield buf.line, RecordError(buf.line, "", f"invalid JSON: expected , or ] but found {separator!r}")
                 return
     except _Utf8Error as exc:

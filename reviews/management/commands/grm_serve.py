@@ -55,11 +55,10 @@ class Command(BaseCommand):
             **{name: [*celery, *args] for name, args in WORKERS.items()},
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
-        stopping = False
+        self.stopping = False
 
         def request_stop(signum: int, frame: object) -> None:
-            nonlocal stopping
-            stopping = True
+            self.stopping = True
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
@@ -76,24 +75,27 @@ class Command(BaseCommand):
                     "(password: as printed on first setup, or GRM_ADMIN_PASSWORD). Ctrl-C stops everything.\n"
                 )
             )
-            while not stopping:
+            while not self.stopping:
                 for name, child in children.items():
                     if child.poll() is not None:
                         self.stderr.write(f"{name} exited with status {child.returncode}; stopping the rest")
-                        stopping = True
+                        self.stopping = True
                         break
                 time.sleep(0.5)
         finally:
             self._stop(children)
 
-    def _wait_until_listening(self, host: str, port: int, web: subprocess.Popen[bytes]) -> None:
+    def _wait_until_listening(self, host: str, port: int, web: subprocess.Popen[bytes]) -> bool:
+        """True once the web server accepts connections; False if asked to stop first."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
+            if self.stopping:
+                return False
             if web.poll() is not None:
                 raise CommandError(f"the web server exited with status {web.returncode}")
             with socket.socket() as probe:
                 if probe.connect_ex((host, port)) == 0:
-                    return
+                    return True
             time.sleep(0.2)
         raise CommandError(f"the web server did not listen on {host}:{port} within 120 s")
 
@@ -107,8 +109,8 @@ class Command(BaseCommand):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.stderr.write(f"{name} did not stop in {STOP_GRACE_SECONDS} s; killing it")
-            _signal_group(child, signal.SIGKILL)  # also reaps anything the child left in its group
-            child.wait()
+                _signal_group(child, signal.SIGKILL)  # the group is still led by the child: its pid is ours
+                child.wait()
         self.stdout.write("stopped web and workers")
 
 

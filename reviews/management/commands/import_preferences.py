@@ -34,6 +34,9 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, path: str, dataset: str, fmt: str, field_map: str, subset: str, partial: bool, **options: Any
     ) -> None:
+        name_errors = services.dataset_name_errors(dataset)
+        if name_errors:
+            raise CommandError(f"--dataset: {name_errors[0]}")
         try:
             mapping = parse_field_map(field_map)
         except ValueError as exc:
