@@ -110,7 +110,7 @@ if REDIS_URL:
     CELERY_RESULT_BACKEND = REDIS_URL
     # A task not acknowledged within this time (a worker died mid-batch) is delivered again.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "visibility_timeout": env_int("GRM_TASK_VISIBILITY_TIMEOUT", 3600, minimum=60)
+        "visibility_timeout": env_int("GRM_TASK_VISIBILITY_TIMEOUT", 3600, minimum=1)
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -177,6 +177,8 @@ GRM_MAX_TEXT_CHARS = env_int("GRM_MAX_TEXT_CHARS", 200_000, minimum=1)
 
 # --- Generation defaults
 GRM_MODEL = env_str("GRM_MODEL", "smollm2-135m-instruct")
+# A run with no progress for this long is re-enqueued when a worker starts (its worker died).
+GRM_RUN_STALL_SECONDS = env_int("GRM_RUN_STALL_SECONDS", 300, minimum=0)
 
 # --- Security. GRM_HTTPS (default: on when debug is off) turns on redirects, secure cookies, HSTS.
 GRM_HTTPS = env_bool("GRM_HTTPS", not DEBUG)

@@ -161,6 +161,10 @@ class Run(models.Model):
     max_tokens = models.PositiveIntegerField(default=1024)
     seed = models.BigIntegerField(default=0)
     hinted = models.BooleanField(default=False, help_text="Append the ground-truth hint (RFT data collection).")
+    force_scores = models.BooleanField(
+        default=False, help_text="Continue a sample without valid scores under a score-only constraint."
+    )
+    min_tokens = models.PositiveIntegerField(default=0, help_text="Minimum new tokens per sample (benchmarks).")
     batch_size = models.PositiveSmallIntegerField(default=8, help_text="Queries per worker task.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     queries_total = models.PositiveIntegerField(default=0)
@@ -169,6 +173,7 @@ class Run(models.Model):
     parse_failures = models.PositiveIntegerField(default=0)
     tokens_generated = models.BigIntegerField(default=0)
     generation_seconds = models.FloatField(default=0.0)
+    failed_query_ids = models.JSONField(default=list, blank=True, help_text="Queries whose batch failed for good.")
     error_message = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
@@ -176,6 +181,7 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -189,7 +195,17 @@ class Run(models.Model):
 
     @property
     def progress_percent(self) -> int:
-        return int(100 * self.queries_done / self.queries_total) if self.queries_total else 0
+        finished = self.queries_done + len(self.failed_query_ids or [])
+        return int(100 * finished / self.queries_total) if self.queries_total else 0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Generated tokens per second of generation time."""
+        return self.tokens_generated / self.generation_seconds if self.generation_seconds else None
 
 
 class Sample(models.Model):

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.db.models import Count, Q, QuerySet
 
-from reviews.models import Dataset, Query, Run
+from reviews.models import Dataset, Query, Run, Verdict
 
 NO_SUBSET = "__none__"  # the filter value that selects queries without a subset
 
@@ -61,3 +61,29 @@ def query_with_responses(*, dataset_name: str, query_id: int) -> Query:
         .prefetch_related("responses")
         .get(dataset__name=dataset_name, id=query_id)
     )
+
+
+def run_for_page(*, run_id: int) -> Run:
+    return Run.objects.select_related("dataset", "model_config", "template", "created_by").get(id=run_id)
+
+
+def run_accuracy(*, run: Run) -> dict[str, object]:
+    """Voting@k accuracy over queries with a labelled best, overall and per subset (one SQL query)."""
+    rows = list(
+        Verdict.objects.filter(run=run, correct__isnull=False)
+        .values("query__subset")
+        .annotate(total=Count("id"), right=Count("id", filter=Q(correct=True)))
+        .order_by("query__subset")
+    )
+    subsets = [
+        {
+            "subset": row["query__subset"] or "(none)",
+            "total": row["total"],
+            "right": row["right"],
+            "accuracy": row["right"] / row["total"],
+        }
+        for row in rows
+    ]
+    total = sum(row["total"] for row in rows)
+    right = sum(row["right"] for row in rows)
+    return {"total": total, "right": right, "accuracy": right / total if total else None, "subsets": subsets}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
-from reviews import selectors
-from reviews.models import Dataset, Query
+from reviews import run_services, selectors
+from reviews.forms import RunForm
+from reviews.models import Dataset, Query, Run
+from reviews.roles import admin_required
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -50,3 +54,65 @@ def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse
     except Query.DoesNotExist:
         raise Http404("No such query in this dataset") from None
     return render(request, "reviews/query_detail.html", {"query": query, "dataset": query.dataset})
+
+
+@admin_required
+def run_new(request: HttpRequest, name: str) -> HttpResponse:
+    dataset = get_object_or_404(Dataset, name=name)
+    form = RunForm(request.POST or None, dataset=dataset)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = run_services.run_create(
+                dataset=dataset,
+                model_config=data["model_config"],
+                template=data["template"],
+                k=data["k"],
+                temperature=data["temperature"],
+                max_tokens=data["max_tokens"],
+                seed=data["seed"],
+                batch_size=data["batch_size"],
+                hinted=data["hinted"],
+                force_scores=data["force_scores"],
+                query_filter={"subset": data["subset"]} if data["subset"] else {},
+                created_by=request.user if request.user.is_authenticated else None,
+            )
+        except run_services.RunInvalid as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Run {run.id} queued: {run.queries_total} queries, k = {run.k}.")
+            return redirect("run-detail", run_id=run.id)
+    return render(request, "reviews/run_new.html", {"dataset": dataset, "form": form})
+
+
+def _run_or_404(run_id: int) -> Run:
+    try:
+        return selectors.run_for_page(run_id=run_id)
+    except Run.DoesNotExist:
+        raise Http404("No such run") from None
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run_or_404(run_id)
+    context = {"run": run, "accuracy": selectors.run_accuracy(run=run)}
+    return render(request, "reviews/run_detail.html", context)
+
+
+@login_required
+def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress fragment a running run's page polls; it stops polling once the run has ended."""
+    run = _run_or_404(run_id)
+    context = {"run": run, "accuracy": selectors.run_accuracy(run=run)}
+    return render(request, "reviews/_run_progress.html", context)
+
+
+@require_POST
+@admin_required
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run_or_404(run_id)
+    if run_services.run_cancel(run=run):
+        messages.info(request, f"Run {run.id} cancelled: batches not started yet are skipped.")
+    else:
+        messages.warning(request, f"Run {run.id} had already ended.")
+    return redirect("run-detail", run_id=run.id)

@@ -1,0 +1,114 @@
+"""Start a GRM run from the command line and, with --wait, follow it to the end."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from reviews import run_services, selectors, services
+from reviews.models import Dataset, ModelConfig, Run
+from workers.backends.base import BACKENDS
+
+
+class Command(BaseCommand):
+    help = "Run the GRM k times per query over a dataset (needs running workers: make run, or celery)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--k", type=int, required=True, help="Samples per query.")
+        parser.add_argument("--max-tokens", type=int, default=512)
+        parser.add_argument("--temperature", type=float, default=0.5)
+        parser.add_argument("--backend", choices=BACKENDS, help="Default: the default model configuration's.")
+        parser.add_argument("--model", help=f"Model path or name (default: GRM_MODEL, {settings.GRM_MODEL}).")
+        parser.add_argument("--base-url", default="", help="For --backend openai: the server's /v1 URL.")
+        parser.add_argument("--model-config", help="An existing model configuration by name.")
+        parser.add_argument("--subset", help="Only this subset of the dataset.")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--batch-size", type=int, default=8, help="Queries per worker task.")
+        parser.add_argument("--hinted", action="store_true", help="Name the labelled best in the prompt.")
+        parser.add_argument("--force-scores", action="store_true", help="Constrain samples without scores.")
+        parser.add_argument("--wait", action="store_true", help="Show progress until the run ends.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        dataset = Dataset.objects.filter(name=options["dataset"]).first()
+        if dataset is None:
+            raise CommandError(f"no dataset named {options['dataset']!r}")
+        template, default_model = services.defaults_ensure()
+        model_config = self._model_config(options, default_model)
+        try:
+            run = run_services.run_create(
+                dataset=dataset,
+                model_config=model_config,
+                template=template,
+                k=options["k"],
+                temperature=options["temperature"],
+                max_tokens=options["max_tokens"],
+                seed=options["seed"],
+                batch_size=options["batch_size"],
+                hinted=options["hinted"],
+                force_scores=options["force_scores"],
+                query_filter={"subset": options["subset"]} if options["subset"] else {},
+            )
+        except run_services.RunInvalid as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"run {run.id}: {run.queries_total} queries x k={run.k} with {model_config.name} ({model_config.backend})"
+        )
+        if options["wait"]:
+            self._follow(run)
+
+    def _model_config(self, options: dict[str, Any], default: ModelConfig) -> ModelConfig:
+        if options["model_config"]:
+            found = ModelConfig.objects.filter(name=options["model_config"]).first()
+            if found is None:
+                raise CommandError(f"no model configuration named {options['model_config']!r}")
+            return found
+        if not options["backend"] and not options["model"]:
+            return default
+        return run_services.model_config_for(
+            backend=options["backend"] or default.backend,
+            model=options["model"] or settings.GRM_MODEL,
+            base_url=options["base_url"],
+        )
+
+    def _follow(self, run: Run) -> None:
+        started = time.monotonic()
+        interactive = sys.stdout.isatty()
+        last = None
+        while True:
+            run.refresh_from_db()
+            finished = run.queries_done + len(run.failed_query_ids or [])
+            width = 30
+            filled = int(width * finished / run.queries_total) if run.queries_total else width
+            line = (
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{run.queries_total} queries, "
+                f"{run.samples_done} samples, {run.parse_failures} parse failures, "
+                f"{run.tokens_per_second or 0:.1f} tok/s, {time.monotonic() - started:.0f} s"
+            )
+            if interactive:
+                self.stdout.write(line, ending="")
+                sys.stdout.flush()
+            elif (finished, run.status) != last:  # in a log: one line per change
+                self.stdout.write(line.lstrip("\r"))
+            last = (finished, run.status)
+            if not run.is_active:
+                break
+            time.sleep(1)
+        if interactive:
+            self.stdout.write("")
+        self.stdout.write(f"run {run.id} {run.status}")
+        if run.error_message:
+            self.stderr.write(run.error_message)
+        accuracy = selectors.run_accuracy(run=run)
+        if accuracy["total"]:
+            self.stdout.write(
+                f"Voting@{run.k} accuracy: {accuracy['accuracy']:.3f} ({accuracy['right']}/{accuracy['total']})"
+            )
+            for row in accuracy["subsets"]:  # type: ignore[attr-defined]
+                self.stdout.write(f"  {row['subset']}: {row['accuracy']:.3f} ({row['right']}/{row['total']})")
+        if run.status != Run.Status.DONE:
+            raise CommandError(f"run {run.id} ended {run.status}")

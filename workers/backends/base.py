@@ -1,0 +1,76 @@
+"""The backend protocol, its result type and errors, and the factory that builds a backend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One sampled completion."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (end of sequence) or "length" (hit max_tokens)
+
+
+class BackendError(Exception):
+    """A generation failed."""
+
+
+class TransientBackendError(BackendError):
+    """Worth retrying: rate limits, server errors, timeouts, a dropped connection."""
+
+
+class PermanentBackendError(BackendError):
+    """Retrying cannot help: a bad request, a missing model, a missing library."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[Message]],
+        *,
+        n: int | Sequence[int],
+        temperature: float,
+        max_tokens: int,
+        seed: int,
+        min_tokens: int = 0,
+    ) -> list[list[Generation]]:
+        """n completions for each chat prompt (or n[i] for prompt i), in the order of `prompts`.
+
+        A backend computes each prompt's prefill once and shares it across that prompt's samples.
+        """
+        ...
+
+    def force_scores(self, prompt: Sequence[Message], text: str, *, n_responses: int) -> str | None:
+        """Continue `text` under a constraint admitting only `\\boxed{s1, ..., sn}`; None if unsupported."""
+        ...
+
+
+BACKENDS = ("transformers", "vllm", "openai")
+
+
+def load_backend(backend: str, model: str, *, base_url: str = "", options: Mapping[str, Any] | None = None) -> Backend:
+    """Build a backend by name. Imports its libraries now, so call this only in a worker."""
+    options = dict(options or {})
+    if backend == "transformers":
+        from workers.backends.transformers_backend import TransformersBackend
+
+        return TransformersBackend(model, **options)
+    if backend == "vllm":
+        from workers.backends.vllm_backend import VllmBackend
+
+        return VllmBackend(model, **options)
+    if backend == "openai":
+        from workers.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(model, base_url=base_url, **options)
+    raise PermanentBackendError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")

