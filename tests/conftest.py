@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,43 +68,69 @@ def process_env(**extra: str) -> dict[str, str]:
     return env
 
 
+class WorkerProcesses:
+    """Starts real `celery worker` processes on the configured broker and database; stops them at the end."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, **env: str) -> subprocess.Popen[bytes]:
+        index = len(self.started)
+        log = Path(settings.DATA_DIR) / f"worker-{os.getpid()}-{index}.log"
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "grmweb",
+                    "worker",
+                    "-Q",
+                    "cpu,gpu",
+                    "--pool=solo",
+                    "--loglevel=INFO",
+                    "-n",
+                    f"test-{os.getpid()}-{index}@%h",
+                ],
+                cwd=ROOT,
+                env=process_env(**env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        worker.log = log  # type: ignore[attr-defined]
+        self.started.append(worker)
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            if worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    worker.wait()
+            if worker.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                print(worker.log.read_text()[-4000:])  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` process on the configured broker, consuming both queues."""
-    log = Path(settings.DATA_DIR) / f"worker-{os.getpid()}.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "grmweb",
-                "worker",
-                "-Q",
-                "cpu,gpu",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "-n",
-                f"test-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=process_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def celery_workers(transactional_db) -> Iterator[WorkerProcesses]:
+    from grmweb.celery import app
+
+    app.control.purge()  # no message left over from another test reaches these workers
+    workers = WorkerProcesses()
     try:
-        yield worker
+        yield workers
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        if worker.returncode not in (0, -15):
-            print(log.read_text()[-4000:])
+        workers.stop_all()
+
+
+@pytest.fixture
+def celery_worker_process(celery_workers) -> subprocess.Popen[bytes]:
+    return celery_workers.start()
 
 
 def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):
