@@ -18,11 +18,12 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from tests.bench import ingest  # noqa: E402
+from tests.bench import ingest, sampling  # noqa: E402
 
 Benchmark = Callable[[], Iterator[tuple[str, float | int | str]]]
 BENCHMARKS: dict[str, Benchmark] = {
     "import": ingest.bench_import,
+    "sampling": sampling.bench_sampling,
 }
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def backend():
-    return TransformersBackend("smollm2-135m-instruct", prefill_batch=4)
+    return TransformersBackend("smollm2-135m-instruct", prefill_batch=2)
 
 
 def grm_prompt(question, responses, order):

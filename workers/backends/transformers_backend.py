@@ -1,13 +1,15 @@
 """transformers on CPU or GPU: each prompt's prefill is computed once and shared by its n samples.
 
 `model.generate(num_return_sequences=n)` would recompute the prompt n times; instead a batch of
-prompts (left-padded) is prefilled once, its KV cache repeated n times
-(`DynamicCache.batch_repeat_interleave`) and generation continues from it.
+prompts is prefilled once (their common prefix, such as the template's instructions, once for all),
+the KV cache repeated for each prompt's samples (`DynamicCache.batch_repeat_interleave`) and
+generation continues from it.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import re
 from collections.abc import Sequence
@@ -38,27 +40,43 @@ def resolve_model(model: str) -> tuple[str, dict[str, Any]]:
 class TransformersBackend:
     name = "transformers"
 
-    def __init__(self, model: str, *, device: str | None = None, prefill_batch: int = 4, dtype: str | None = None):
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        prefill_batch: int = 16,
+        max_rows: int = 32,
+        dtype: str | None = None,
+    ):
         import torch
+        import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         path, kwargs = resolve_model(model)
         torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device == "cuda" else torch.float32)
+        # transformers renamed torch_dtype to dtype (4.56) and past_key_values to cache (5.x).
+        dtype_kwarg = "dtype" if _version_at_least(transformers.__version__, (4, 56)) else "torch_dtype"
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-            model_object: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kwargs)
+            model_object: Any = AutoModelForCausalLM.from_pretrained(path, **{dtype_kwarg: torch_dtype}, **kwargs)
             self.model: Any = model_object.to(self.device)
         except OSError as exc:
             raise PermanentBackendError(f"cannot load model {model!r}: {exc}") from exc
         self.model.eval()
+        forward_parameters = inspect.signature(self.model.forward).parameters
+        self.cache_kwarg = "cache" if "cache" in forward_parameters else "past_key_values"
         self.tokenizer.padding_side = "left"
         self.pad_id = (
             self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         )
         self.eos_ids = set(self._eos_ids())
+        # A group of prompts is prefilled together and decoded together: at most prefill_batch prompts
+        # and max_rows sequences (prompts times their samples).
         self.prefill_batch = max(1, prefill_batch)
+        self.max_rows = max(1, max_rows)
         self._score_tokens: _ScoreTokens | None = None
 
     def _eos_ids(self) -> list[int]:
@@ -87,8 +105,7 @@ class TransformersBackend:
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: dict[int, list[Generation]] = {}
         self.torch.manual_seed(seed)
-        for start in range(0, len(order), self.prefill_batch):
-            group = order[start : start + self.prefill_batch]
+        for group in self._groups(order, counts):
             outputs = self._generate_group(
                 [encoded[i] for i in group],
                 counts=[counts[i] for i in group],
@@ -99,15 +116,41 @@ class TransformersBackend:
             results.update(zip(group, outputs, strict=True))
         return [results[i] for i in range(len(encoded))]
 
+    def _groups(self, order: list[int], counts: list[int]) -> list[list[int]]:
+        """Consecutive prompts (in length order) whose samples fill at most max_rows generation rows."""
+        groups: list[list[int]] = [[]]
+        rows = 0
+        for index in order:
+            if groups[-1] and (rows + counts[index] > self.max_rows or len(groups[-1]) >= self.prefill_batch):
+                groups.append([])
+                rows = 0
+            groups[-1].append(index)
+            rows += counts[index]
+        return [group for group in groups if group]
+
     def _generate_group(
         self, sequences: list[list[int]], *, counts: list[int], temperature: float, max_tokens: int, min_tokens: int
     ) -> list[list[Generation]]:
+        """Generate for a group of prompts, computing every prefill token once.
+
+        The prompts' common prefix (the template's instructions, and the chat template's preamble) is
+        prefilled once on one row; each prompt's remainder is then prefilled on its own row, padded
+        between prefix and remainder; finally each row's cache is repeated for its samples.
+        """
         torch = self.torch
         from transformers import DynamicCache
 
-        width = max(len(ids) for ids in sequences)
-        input_ids = torch.tensor([[self.pad_id] * (width - len(ids)) + ids for ids in sequences], device=self.device)
-        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in sequences], device=self.device)
+        shared = min(_common_prefix_length(sequences), min(len(ids) for ids in sequences) - 1)
+        remainders = [ids[shared:] for ids in sequences]
+        longest = max(len(rest) for rest in remainders)
+        width = shared + longest
+        prefix = sequences[0][:shared]
+        input_ids = torch.tensor(
+            [prefix + [self.pad_id] * (longest - len(rest)) + rest for rest in remainders], device=self.device
+        )
+        attention = torch.tensor(
+            [[1] * shared + [0] * (longest - len(rest)) + [1] * len(rest) for rest in remainders], device=self.device
+        )
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
@@ -118,25 +161,29 @@ class TransformersBackend:
         rows = torch.repeat_interleave(
             torch.arange(len(sequences), device=self.device), torch.tensor(counts, device=self.device)
         )
+        cache_argument = {self.cache_kwarg: _new_cache(DynamicCache, self.model.config)}
+        cache = cache_argument[self.cache_kwarg]
         with torch.inference_mode():
-            cache = DynamicCache(config=self.model.config)
-            if width > 1:
+            if shared:
+                self.model(input_ids=input_ids[:1, :shared], use_cache=True, **cache_argument)
+                cache.batch_select_indices(torch.zeros(len(sequences), dtype=torch.long, device=self.device))
+            if width - 1 > shared:
                 # Prefill all but the last token; generate() feeds that one and continues from the cache.
                 self.model(
-                    input_ids=input_ids[:, :-1],
+                    input_ids=input_ids[:, shared:-1],
                     attention_mask=attention[:, :-1],
-                    position_ids=positions[:, :-1],
-                    cache=cache,
+                    position_ids=positions[:, shared:-1],
                     use_cache=True,
+                    **cache_argument,
                 )
-                if len(set(counts)) == 1:
-                    cache.batch_repeat_interleave(counts[0])
-                else:
-                    cache.batch_select_indices(rows)
+            if len(set(counts)) == 1:
+                cache.batch_repeat_interleave(counts[0])
+            else:
+                cache.batch_select_indices(rows)
             output = self.model.generate(
                 input_ids=input_ids[rows],
                 attention_mask=attention[rows],
-                cache=cache,
+                **cache_argument,
                 max_new_tokens=max_tokens,
                 min_new_tokens=min_tokens or None,
                 pad_token_id=self.pad_id,
@@ -172,10 +219,10 @@ class TransformersBackend:
             self._score_tokens = _ScoreTokens(self.tokenizer)
         produced = ""
         with torch.inference_mode():
-            cache = DynamicCache(config=self.model.config)
+            cache = _new_cache(DynamicCache, self.model.config)
             step = torch.tensor([ids], device=self.device)
             for _ in range(4 * n_responses + 2):
-                logits = self.model(input_ids=step, cache=cache, use_cache=True).logits[0, -1]
+                logits = self.model(input_ids=step, use_cache=True, **{self.cache_kwarg: cache}).logits[0, -1]
                 choices = self._score_tokens.next_tokens(produced, n_responses)
                 if not choices:
                     break
@@ -186,6 +233,28 @@ class TransformersBackend:
                     return prefix + produced
                 step = torch.tensor([[token]], device=self.device)
         return None
+
+
+def _common_prefix_length(sequences: list[list[int]]) -> int:
+    first = sequences[0]
+    length = min(len(ids) for ids in sequences)
+    for index in range(length):
+        token = first[index]
+        if any(ids[index] != token for ids in sequences):
+            return index
+    return length
+
+
+def _version_at_least(version: str, minimum: tuple[int, int]) -> bool:
+    parts = re.findall(r"\d+", version)[:2]
+    return tuple(int(part) for part in parts) >= minimum
+
+
+def _new_cache(cache_class: Any, config: Any) -> Any:
+    try:
+        return cache_class(config=config)
+    except TypeError:  # transformers before 4.56 builds the cache without the config
+        return cache_class()
 
 
 class _ScoreTokens:
