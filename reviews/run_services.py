@@ -225,6 +225,7 @@ def run_refresh_progress(*, run_id: int) -> None:
     totals = Sample.objects.filter(run_id=run_id).aggregate(
         samples=Count("id"),
         failures=Count("id", filter=~Q(parse_status=Sample.ParseStatus.OK)),
+        forced=Count("id", filter=Q(forced=True)),
         tokens=Sum("completion_tokens"),
     )
     done = Verdict.objects.filter(run_id=run_id).count()
@@ -232,6 +233,7 @@ def run_refresh_progress(*, run_id: int) -> None:
         queries_done=done,
         samples_done=totals["samples"],
         parse_failures=totals["failures"],
+        forced_samples=totals["forced"],
         tokens_generated=totals["tokens"] or 0,
         updated_at=timezone.now(),
     )

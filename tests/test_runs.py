@@ -228,3 +228,62 @@ def test_model_configs_for_the_cli_are_reused(db):
     assert first.name == "openai-judge-27b"
     assert other.name == "openai-judge-27b-2"
     assert ModelConfig.objects.count() == 2
+
+
+def openai_model(url, **options):
+    return ModelConfig.objects.create(
+        name=f"fake-{len(options)}-{ModelConfig.objects.count()}",
+        backend="openai",
+        model="judge",
+        base_url=url,
+        generation_params={"max_retries": 0, "backoff": 0.01, **options},
+    )
+
+
+def test_the_task_retries_a_transient_error_and_then_succeeds(demo):
+    from workers.tasks import gpu_sample_batch
+
+    dataset, template, _ = demo
+    script = Script(replies=[(503, {}, {"error": {"message": "warming up"}})])
+    with openai_server(script) as url:
+        run = run_services.run_create(
+            dataset=dataset,
+            model_config=openai_model(url, concurrency=1),
+            template=template,
+            k=1,
+            query_filter={"subset": "chat"},
+            batch_size=10,
+        )
+        run_services.run_claim(run_id=run.id)
+        gpu_sample_batch.apply(args=(run.id, chat_ids(run)))
+    run.refresh_from_db()
+    assert run.status == Run.Status.DONE
+    assert run.failed_query_ids == []
+    assert Sample.objects.filter(run=run).count() == 10
+
+
+def test_the_task_gives_up_after_its_retries_and_fails_only_that_batch(demo, monkeypatch):
+    from workers import tasks
+
+    monkeypatch.setattr(tasks.gpu_sample_batch, "default_retry_delay", 0)
+    dataset, template, _ = demo
+    script = Script(replies=[(503, {}, {"error": {"message": "overloaded"}})] * (tasks.MAX_RETRIES + 1))
+    with openai_server(script) as url:
+        run = run_services.run_create(
+            dataset=dataset,
+            model_config=openai_model(url, concurrency=1),
+            template=template,
+            k=1,
+            query_filter={"subset": "chat"},
+            batch_size=1,
+        )
+        run_services.run_claim(run_id=run.id)
+        first, *rest = run_services.run_pending_batches(run=run)
+        tasks.gpu_sample_batch.apply(args=(run.id, first))
+        for batch in rest:
+            tasks.gpu_sample_batch.apply(args=(run.id, batch))
+    run.refresh_from_db()
+    assert run.failed_query_ids == first
+    assert "overloaded (gave up after 3 retries)" in run.error_message
+    assert run.status == Run.Status.DONE
+    assert run.queries_done == 9
