@@ -16,7 +16,7 @@ class RunForm(forms.Form):
     k = forms.IntegerField(min_value=1, max_value=64, initial=4, help_text="Samples per query.")
     temperature = forms.FloatField(min_value=0.0, max_value=2.0, initial=0.5)
     max_tokens = forms.IntegerField(min_value=1, max_value=32768, initial=512)
-    seed = forms.IntegerField(min_value=0, initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=2**63 - 1, initial=0)
     batch_size = forms.IntegerField(min_value=1, max_value=256, initial=8, help_text="Queries per worker task.")
     hinted = forms.BooleanField(required=False, help_text="Name the labelled best in the prompt (RFT data).")
     force_scores = forms.BooleanField(required=False, help_text="Constrain a sample without scores to give them.")

@@ -36,9 +36,14 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
         raise RunInvalid(f"{name} must be from {low} to {high}, got {value}")
 
 
-def run_queries(*, dataset: Dataset, query_filter: dict[str, Any]) -> QuerySet[Query]:
-    """The queries a run covers: the dataset, narrowed by {'subset': name or [names], 'ids': [...]}."""
+def run_queries(*, dataset: Dataset, query_filter: dict[str, Any], before: Any = None) -> QuerySet[Query]:
+    """The queries a run covers: the dataset, narrowed by {'subset': name or [names], 'ids': [...]}.
+
+    `before` (a run's creation time) leaves out queries imported after the run was created.
+    """
     queries = Query.objects.filter(dataset=dataset)
+    if before is not None:
+        queries = queries.filter(created_at__lte=before)
     subset = query_filter.get("subset")
     if subset is not None:
         queries = queries.filter(subset__in=[subset] if isinstance(subset, str) else list(subset))
@@ -71,13 +76,14 @@ def run_create(
         _check_range(name, value, *LIMITS[name])
     _check_range("temperature", temperature, 0.0, 2.0)
     _check_range("min_tokens", min_tokens, 0, max_tokens)
+    _check_range("seed", seed, 0, 2**63 - 1)
     if k_meta is not None:
         _check_range("k_meta", k_meta, 1, k)
     query_filter = dict(query_filter or {})
     unknown = set(query_filter) - {"subset", "ids"}
     if unknown:
         raise RunInvalid(f"query_filter accepts subset and ids, not {', '.join(sorted(unknown))}")
-    total = run_queries(dataset=dataset, query_filter=query_filter).count()
+    total = run_queries(dataset=dataset, query_filter=query_filter, before=timezone.now()).count()
     if total == 0:
         raise RunInvalid(f"no queries in {dataset.name} match {query_filter or 'the run'}")
     run = Run.objects.create(
@@ -120,7 +126,7 @@ def run_pending_batches(*, run: Run) -> list[list[int]]:
     failed = set(run.failed_query_ids or [])
     pending = [
         query_id
-        for query_id in run_queries(dataset=run.dataset, query_filter=run.query_filter)
+        for query_id in run_queries(dataset=run.dataset, query_filter=run.query_filter, before=run.created_at)
         .exclude(verdicts__run=run)
         .values_list("id", flat=True)
         if query_id not in failed
@@ -211,7 +217,9 @@ def run_batch_failed(*, run_id: int, query_ids: Sequence[int], message: str) -> 
     """Record that a batch failed for good: its queries are skipped, the message is shown, the run goes on."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(id=run_id)
-        run.failed_query_ids = sorted(set(run.failed_query_ids or []) | set(query_ids))
+        # A query judged by another delivery of this batch is done, not failed.
+        judged = set(Verdict.objects.filter(run_id=run_id, query_id__in=query_ids).values_list("query_id", flat=True))
+        run.failed_query_ids = sorted(set(run.failed_query_ids or []) | (set(query_ids) - judged))
         line = f"{len(query_ids)} queries failed: {message}"
         if line not in run.error_message:
             run.error_message = (run.error_message + "\n" + line).strip()[-10_000:]
@@ -221,7 +229,16 @@ def run_batch_failed(*, run_id: int, query_ids: Sequence[int], message: str) -> 
 
 
 def run_refresh_progress(*, run_id: int) -> None:
-    """Recompute the counters from the stored rows, and finish the run when nothing is left."""
+    """Recompute the counters from the stored rows, and finish the run when nothing is left.
+
+    The run row is locked first, so concurrent refreshes apply in turn and the last one wins.
+    """
+    with transaction.atomic():
+        Run.objects.select_for_update().filter(id=run_id).first()
+        _refresh_locked(run_id)
+
+
+def _refresh_locked(run_id: int) -> None:
     totals = Sample.objects.filter(run_id=run_id).aggregate(
         samples=Count("id"),
         failures=Count("id", filter=~Q(parse_status=Sample.ParseStatus.OK)),
@@ -284,3 +301,8 @@ def model_config_for(*, backend: str, model: str, base_url: str = "") -> ModelCo
         suffix += 1
         name = f"{base}-{suffix}"
     return ModelConfig.objects.create(name=name, backend=backend, model=model, base_url=base_url)
+
+
+def run_heartbeat(*, run_id: int) -> None:
+    """Mark a run as making progress (a batch is generating), so it does not look stalled."""
+    Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(updated_at=timezone.now())

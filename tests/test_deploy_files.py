@@ -62,6 +62,7 @@ def test_workers_consume_the_same_queues_with_the_same_pools_as_make_run(compose
 
     for flag in ("-Q", "--pool", "-n"):
         assert option(command, flag) == option(WORKERS[name], flag), flag
+    assert ("--beat" in command) == ("--beat" in WORKERS[name])
 
 
 def test_gpu_worker_reserves_an_nvidia_gpu_and_uses_the_vllm_image(compose):

@@ -287,3 +287,66 @@ def test_the_task_gives_up_after_its_retries_and_fails_only_that_batch(demo, mon
     assert "overloaded (gave up after 3 retries)" in run.error_message
     assert run.status == Run.Status.DONE
     assert run.queries_done == 9
+
+
+def test_an_unexpected_error_fails_the_batch_with_its_message_instead_of_losing_it(demo, monkeypatch):
+    from workers import tasks
+
+    def explode(**kwargs):
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(run_services, "run_judge_batch", explode)
+    run = make_run(demo, query_filter={"subset": "chat"}, k=1, batch_size=10)
+    run_services.run_claim(run_id=run.id)
+    with openai_server(Script()) as url:
+        Run.objects.filter(id=run.id).update(model_config=openai_model(url))
+        tasks.gpu_sample_batch.apply(args=(run.id, chat_ids(run)))
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "RuntimeError: CUDA out of memory" in run.error_message
+    assert len(run.failed_query_ids) == 10
+
+
+def test_a_model_that_cannot_load_fails_its_batches_with_the_reason(demo):
+    from workers import tasks
+
+    run = make_run(demo, query_filter={"subset": "chat"}, k=1, batch_size=10)
+    run.model_config = ModelConfig.objects.create(name="broken", backend="transformers", model="/nonexistent/model")
+    run.save()
+    run_services.run_claim(run_id=run.id)
+    tasks.gpu_sample_batch.apply(args=(run.id, chat_ids(run)))
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "/nonexistent/model" in run.error_message
+
+
+def test_queries_imported_after_a_run_started_are_not_part_of_it(demo):
+    run = make_run(demo, query_filter={"subset": "chat"}, k=1, batch_size=100)
+    later = services.Query.objects.create(
+        dataset=run.dataset,
+        external_id="late",
+        subset="chat",
+        prompt="Q",
+        context=[{"role": "user", "content": "Q"}],
+        content_hash="x",
+    )
+    [batch] = run_services.run_pending_batches(run=run)
+    assert later.id not in batch
+    assert len(batch) == run.queries_total
+
+
+def test_a_failed_delivery_does_not_mark_queries_another_delivery_judged(demo):
+    run = make_run(demo, query_filter={"subset": "chat"}, k=1, batch_size=10)
+    run_services.run_claim(run_id=run.id)
+    ids = chat_ids(run)
+    with openai_server(Script()) as url:
+        run_services.run_judge_batch(run_id=run.id, query_ids=ids[:5], backend=OpenAIBackend("j", base_url=url))
+    run_services.run_batch_failed(run_id=run.id, query_ids=ids, message="late failure of a duplicate")
+    run.refresh_from_db()
+    assert sorted(run.failed_query_ids) == sorted(ids[5:])
+    assert run.status == Run.Status.DONE
+
+
+def test_seeds_must_fit_the_database(demo):
+    with pytest.raises(run_services.RunInvalid, match="seed"):
+        make_run(demo, seed=2**64)

@@ -71,7 +71,7 @@ def judge(backend: Backend, queries: Sequence[QueryInput], settings: Settings) -
     """k judgments per query; returns the results and the seconds spent inside backend.generate."""
     prompts: list[list[Message]] = []
     counts: list[int] = []
-    owners: list[tuple[int, tuple[int, ...], list[int]]] = []
+    owners: list[tuple[int, tuple[int, ...], list[int], bool]] = []
     for query_number, query in enumerate(queries):
         groups: dict[tuple[int, ...], list[int]] = {}
         for sample_index in range(settings.k):
@@ -89,22 +89,28 @@ def judge(backend: Backend, queries: Sequence[QueryInput], settings: Settings) -
             )
             prompts.append(prompt.messages)
             counts.append(len(sample_indexes))
-            owners.append((query_number, shown_order, sample_indexes))
+            owners.append((query_number, shown_order, sample_indexes, prompt.hinted))
 
+    greedy = settings.temperature == 0
     started = time.perf_counter()
     outputs = backend.generate(
         prompts,
-        n=counts,
+        # Greedy samples of one prompt are identical: generate one and copy it (vLLM refuses n > 1).
+        n=[1] * len(prompts) if greedy else counts,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         seed=settings.seed,
         min_tokens=settings.min_tokens,
     )
     generate_seconds = time.perf_counter() - started
+    if greedy:
+        outputs = [generations[:1] * count for generations, count in zip(outputs, counts, strict=True)]
     latency_ms = int(1000 * generate_seconds / max(1, sum(counts)))
 
     per_query: list[list[SampleResult]] = [[] for _ in queries]
-    for messages, (query_number, order, sample_indexes), generations in zip(prompts, owners, outputs, strict=True):
+    for messages, (query_number, order, sample_indexes, hinted), generations in zip(
+        prompts, owners, outputs, strict=True
+    ):
         query = queries[query_number]
         for sample_index, generation in zip(sample_indexes, generations, strict=True):
             text = generation.text
@@ -125,7 +131,7 @@ def judge(backend: Backend, queries: Sequence[QueryInput], settings: Settings) -
                     judgment=judgment,
                     scores=scores,
                     forced=forced,
-                    hinted=settings.hinted,
+                    hinted=hinted,
                     prompt_tokens=generation.prompt_tokens,
                     completion_tokens=generation.completion_tokens,
                     latency_ms=latency_ms,

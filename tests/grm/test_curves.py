@@ -50,3 +50,8 @@ def test_sampled_subsets_approximate_the_exact_value():
 def test_k_beyond_the_stored_samples_is_refused():
     with pytest.raises(ValueError, match="outside"):
         accuracy_curve([QuerySamples(scores=[[1, 2]], best_index=0)], ks=[2])
+
+
+def test_a_query_whose_samples_all_failed_to_parse_scores_zero():
+    query = QuerySamples(scores=[None, None], best_index=2)
+    assert accuracy_curve([query], ks=[1, 2]) == {1: 0.0, 2: 0.0}

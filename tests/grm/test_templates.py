@@ -85,3 +85,11 @@ def test_meta_rm_input_layout():
         "[The Begin of Response 1]\nA1\n[The End of Response 1]\n[The Begin of Response 2]\nA0\n[The End of Response 2]"
     )
     assert messages[1] == {"role": "assistant", "content": "Specific Criteria: P\nAnalysis: C"}
+
+
+def test_placeholders_inside_responses_and_context_reach_the_model_unchanged():
+    responses = ['print(f"{n}")', "x^{n} and {responses} and {context}"]
+    rendered = render(DEFAULT_TEMPLATE, context="Why {score_example}?", responses=responses)
+    assert 'print(f"{n}")' in rendered
+    assert "x^{n} and {responses} and {context}" in rendered
+    assert "Why {score_example}?" in rendered

@@ -7,6 +7,7 @@ carrying the server's message.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -17,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from workers.backends.base import Generation, Message, PermanentBackendError, TransientBackendError
+
+MAX_RETRY_AFTER = 60.0
 
 
 class OpenAIBackend:
@@ -89,8 +92,15 @@ class OpenAIBackend:
                     raise PermanentBackendError(f"{self.url} answered {exc.code}: {message}") from None
                 error: Exception = TransientBackendError(f"{self.url} answered {exc.code}: {message}")
                 retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
-            except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as exc:
+                # Seconds only (an HTTP date falls back to the backoff), and never parked for long.
+                wait = min(float(retry_after), MAX_RETRY_AFTER) if retry_after and retry_after.isdigit() else delay
+            except (
+                urllib.error.URLError,
+                http.client.HTTPException,
+                TimeoutError,
+                ConnectionError,
+                json.JSONDecodeError,
+            ) as exc:
                 error = TransientBackendError(f"{self.url}: {exc}")
                 wait = delay
             if attempt == self.max_retries:

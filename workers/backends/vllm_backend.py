@@ -30,8 +30,15 @@ class VllmBackend:
         self.llm = LLM(model=model, **engine_options)
         self.tokenizer = self.llm.get_tokenizer()
 
-    def _render(self, prompt: Sequence[Message]) -> str:
-        return str(self.tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True))
+    def _tokens(self, prompt: Sequence[Message], suffix: str = "") -> Any:
+        """The prompt as token ids (a TokensPrompt): rendering to text and letting vLLM tokenize it
+        again would add a second BOS token."""
+        from vllm.inputs import TokensPrompt
+
+        ids = list(self.tokenizer.apply_chat_template(list(prompt), tokenize=True, add_generation_prompt=True))
+        if suffix:
+            ids += self.tokenizer.encode(suffix, add_special_tokens=False)
+        return TokensPrompt(prompt_token_ids=ids)
 
     def generate(
         self,
@@ -51,7 +58,7 @@ class VllmBackend:
             )
             for count in counts
         ]
-        outputs = self.llm.generate([self._render(prompt) for prompt in prompts], params, use_tqdm=False)
+        outputs = self.llm.generate([self._tokens(prompt) for prompt in prompts], params, use_tqdm=False)
         return [
             [
                 Generation(
@@ -75,6 +82,6 @@ class VllmBackend:
             max_tokens=4 * n_responses + 2,
             structured_outputs=StructuredOutputsParams(regex=score_regex(n_responses)),
         )
-        [output] = self.llm.generate([self._render(prompt) + prefix], params, use_tqdm=False)
+        [output] = self.llm.generate([self._tokens(prompt, prefix)], params, use_tqdm=False)
         tail = output.outputs[0].text
         return prefix + tail if tail.endswith("}") else None

@@ -60,7 +60,9 @@ def query_accuracy(
     sample_set: QuerySamples, k: int, *, meta: bool, max_subsets: int, rng: np.random.Generator
 ) -> float:
     valid = np.array([row is not None for row in sample_set.scores])
-    n = len(next((row for row in sample_set.scores if row is not None), [0, 0]))
+    if not valid.any():
+        return 0.0  # no subset holds a valid sample: the vote chooses nothing
+    n = len(next(row for row in sample_set.scores if row is not None))
     scores = np.array([row if row is not None else [0] * n for row in sample_set.scores], dtype=float)
     subsets = _subsets(len(scores), k, max_subsets=max_subsets, rng=rng)
     chosen = subsets & valid

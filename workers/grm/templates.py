@@ -6,6 +6,7 @@ only these exact names are replaced, so other braces in a user's template stay a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 PLACEHOLDERS = ("context", "responses", "score_example", "n")
@@ -54,6 +55,7 @@ Analysis: <Compare different responses based on given Criteria>.
 Scores: <the overall comprehensive score of all responses in order, separate by comma in the boxed, e.g., {score_example} if there exists {n} responeses>."""
 
 HINT_LINE = "The best response is: Response {best}"
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
 def response_blocks(responses: Sequence[str]) -> str:
@@ -75,7 +77,6 @@ def render(template: str, *, context: str, responses: Sequence[str]) -> str:
         "score_example": score_example(len(responses)),
         "n": str(len(responses)),
     }
-    out = template
-    for name in PLACEHOLDERS:
-        out = out.replace("{" + name + "}", values[name])
-    return out
+    # One pass: text substituted for a placeholder is never scanned again, so a response that
+    # contains "{n}" or "{responses}" (code, LaTeX) reaches the model unchanged.
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)

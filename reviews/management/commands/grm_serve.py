@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 STOP_GRACE_SECONDS = 15
 # The same queues and pools as docker-compose's worker-cpu and worker-gpu (a test holds them equal).
 WORKERS = {
-    "worker-cpu": ["-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", "cpu@%h"],
+    "worker-cpu": ["-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", "cpu@%h", "--beat"],
     "worker-gpu": ["-Q", "gpu", "--pool=solo", "-n", "gpu@%h"],
 }
 _PR_SET_PDEATHSIG = 1

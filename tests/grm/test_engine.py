@@ -1,0 +1,101 @@
+"""The engine's bookkeeping: shuffles, shared prompts, mapping back, voting, hints, greedy copies.
+
+The judge here is a deterministic function of the prompt it is shown (each response block scored by
+its own text), so any change in the vote can only come from the engine's handling of orders.
+"""
+
+import re
+import zlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workers.backends.base import Generation
+from workers.engine import QueryInput, Settings, judge
+from workers.grm.templates import DEFAULT_TEMPLATE
+
+BLOCK = re.compile(r"\[The Begin of Response (\d+)\]\n(.*?)\n\[The End of Response \1\]", re.S)
+
+
+def quality(text: str) -> int:
+    return zlib.crc32(text.encode()) % 10 + 1
+
+
+class ContentJudge:
+    """Scores every shown response by its text alone; records the calls it receives."""
+
+    name = "content-judge"
+
+    def __init__(self):
+        self.calls = []
+
+    def generate(self, prompts, *, n, temperature, max_tokens, seed, min_tokens=0):
+        counts = [n] * len(prompts) if isinstance(n, int) else list(n)
+        self.calls.append(counts)
+        out = []
+        for prompt, count in zip(prompts, counts, strict=True):
+            shown = [text for _, text in BLOCK.findall(prompt[-1]["content"])]
+            box = ", ".join(str(quality(text)) for text in shown)
+            text = f"Specific Criteria: c\nAnalysis: a\nScores: \\boxed{{{box}}}"
+            out.append([Generation(text, 10, 5, "stop")] * count)
+        return out
+
+    def force_scores(self, prompt, text, *, n_responses):
+        return None
+
+
+def totals_by_text(result):
+    return {text: total for text, total in zip(result.query.responses, result.vote.totals, strict=True)}
+
+
+responses_strategy = st.lists(
+    st.text(min_size=1, max_size=12).map(str.strip).filter(bool), min_size=2, max_size=5, unique=True
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(responses_strategy, st.integers(1, 6), st.integers(0, 2**32), st.randoms())
+def test_permuting_the_stored_responses_never_changes_the_vote_per_response(responses, k, seed, rnd):
+    shuffled = list(responses)
+    rnd.shuffle(shuffled)
+    config = Settings(template=DEFAULT_TEMPLATE, k=k, temperature=0.5, max_tokens=8, seed=seed)
+    context = [{"role": "user", "content": "Q?"}]
+    [first], _ = judge(ContentJudge(), [QueryInput("q", context, responses)], config)
+    [second], _ = judge(ContentJudge(), [QueryInput("q", context, shuffled)], config)
+    assert totals_by_text(first) == totals_by_text(second) == {text: k * quality(text) for text in responses}
+    for sample in first.samples:
+        assert sample.scores == [quality(text) for text in responses]
+
+
+def test_samples_that_drew_the_same_order_share_one_prompt():
+    judge_backend = ContentJudge()
+    query = QueryInput("q", [{"role": "user", "content": "Q?"}], ["a", "b"], best_index=0)
+    [result], _ = judge(
+        judge_backend, [query], Settings(template=DEFAULT_TEMPLATE, k=8, temperature=0.5, max_tokens=8, seed=1)
+    )
+    [counts] = judge_backend.calls
+    assert sum(counts) == 8
+    assert len(counts) == len({tuple(sample.permutation) for sample in result.samples}) <= 2
+    assert [sample.sample_index for sample in result.samples] == list(range(8))
+
+
+def test_greedy_runs_generate_once_per_prompt_and_copy():
+    judge_backend = ContentJudge()
+    query = QueryInput("q", [{"role": "user", "content": "Q?"}], ["a", "b", "c"])
+    [result], _ = judge(
+        judge_backend, [query], Settings(template=DEFAULT_TEMPLATE, k=5, temperature=0.0, max_tokens=8, seed=1)
+    )
+    assert set(judge_backend.calls[0]) == {1}
+    assert len(result.samples) == 5
+
+
+def test_hinted_marks_only_samples_that_got_a_hint():
+    labelled = QueryInput("a", [{"role": "user", "content": "Q?"}], ["x", "y"], best_index=1)
+    unlabelled = QueryInput("b", [{"role": "user", "content": "Q?"}], ["x", "y"])
+    results, _ = judge(
+        ContentJudge(),
+        [labelled, unlabelled],
+        Settings(template=DEFAULT_TEMPLATE, k=2, temperature=0.5, max_tokens=8, seed=0, hinted=True),
+    )
+    assert all(sample.hinted for sample in results[0].samples)
+    assert not any(sample.hinted for sample in results[1].samples)
