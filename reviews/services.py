@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -15,10 +16,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.utils import timezone
 
 from reviews.ingest.formats import FieldErrors, Limits, QueryItem, normalize
 from reviews.ingest.readers import RecordError, read_records
-from reviews.models import Dataset, ModelConfig, PromptTemplate, Query, Response
+from reviews.models import ApiToken, Dataset, ModelConfig, PromptTemplate, Query, Response
 from reviews.roles import ADMIN
 from workers.grm.templates import DEFAULT_TEMPLATE
 
@@ -292,3 +294,21 @@ def demo_load() -> ImportReport:
         description="Written by the team: chat, reasoning with verifiable answers, safety and coding."
     )
     return report
+
+
+API_TOKEN_PREFIX = "grm_"  # noqa: S105 (a label, not a secret)
+
+
+def api_token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new token for `user`; the raw token is returned once and never stored."""
+    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name[:100], key_hash=api_token_hash(raw), prefix=raw[:12])
+    return token, raw
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(id=token.id, revoked_at__isnull=True).update(revoked_at=timezone.now())

@@ -1,0 +1,147 @@
+"""API views: validate the filters with a small serializer, read through a selector, serialize out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.pagination import CursorPagination
+
+from reviews.api.serializers import DatasetOut, QueryOut, RunOut, SampleOut, VerdictOut
+from reviews.models import Dataset, Query, Run, Sample, Verdict
+
+
+class ByIdCursor(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class FilteredList(generics.ListAPIView[Any]):
+    """A list whose query parameters are validated by `filters` (400 naming the bad parameter)."""
+
+    filters: type[serializers.Serializer[Any]]
+    pagination_class = ByIdCursor
+
+    def validated_filters(self) -> dict[str, Any]:
+        data = self.filters(data=self.request.query_params)
+        data.is_valid(raise_exception=True)
+        return {key: value for key, value in data.validated_data.items() if value not in (None, "")}
+
+
+class DatasetFilters(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, max_length=100, help_text="Exact dataset name.")
+
+
+class DatasetList(FilteredList):
+    serializer_class = DatasetOut
+    filters = DatasetFilters
+
+    @extend_schema(parameters=[DatasetFilters])
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Dataset]:
+        datasets = Dataset.objects.annotate(query_count=Count("queries"))
+        name = self.validated_filters().get("name")
+        return datasets.filter(name=name) if name else datasets
+
+
+class DatasetDetail(generics.RetrieveAPIView[Dataset]):
+    serializer_class = DatasetOut
+    lookup_field = "name"
+    queryset = Dataset.objects.annotate(query_count=Count("queries"))
+
+
+class QueryFilters(serializers.Serializer[Any]):
+    dataset = serializers.CharField(required=False, max_length=100)
+    subset = serializers.CharField(required=False, max_length=100)
+    labelled = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class QueryList(FilteredList):
+    serializer_class = QueryOut
+    filters = QueryFilters
+
+    @extend_schema(parameters=[QueryFilters])
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Query]:
+        filters = self.validated_filters()
+        queries = Query.objects.select_related("dataset").prefetch_related("responses")
+        if "dataset" in filters:
+            queries = queries.filter(dataset__name=filters["dataset"])
+        if "subset" in filters:
+            queries = queries.filter(subset=filters["subset"])
+        if "labelled" in filters:
+            labelled = queries.filter(best_index__isnull=False) | queries.filter(rating__isnull=False)
+            queries = labelled if filters["labelled"] else queries.filter(best_index__isnull=True, rating__isnull=True)
+        return queries
+
+
+class RunFilters(serializers.Serializer[Any]):
+    dataset = serializers.CharField(required=False, max_length=100)
+    status = serializers.ChoiceField(required=False, choices=Run.Status.choices)
+
+
+class RunList(FilteredList):
+    serializer_class = RunOut
+    filters = RunFilters
+
+    @extend_schema(parameters=[RunFilters])
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Run]:
+        filters = self.validated_filters()
+        runs = Run.objects.select_related("dataset", "model_config", "template")
+        if "dataset" in filters:
+            runs = runs.filter(dataset__name=filters["dataset"])
+        if "status" in filters:
+            runs = runs.filter(status=filters["status"])
+        return runs
+
+
+class RunDetail(generics.RetrieveAPIView[Run]):
+    serializer_class = RunOut
+    queryset = Run.objects.select_related("dataset", "model_config", "template")
+
+
+class SampleFilters(serializers.Serializer[Any]):
+    run = serializers.IntegerField(required=False, min_value=1)
+    query = serializers.IntegerField(required=False, min_value=1)
+    parse_status = serializers.ChoiceField(required=False, choices=Sample.ParseStatus.choices)
+
+
+class SampleList(FilteredList):
+    serializer_class = SampleOut
+    filters = SampleFilters
+
+    @extend_schema(parameters=[SampleFilters])
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Sample]:
+        return Sample.objects.filter(**self.validated_filters())
+
+
+class VerdictFilters(serializers.Serializer[Any]):
+    run = serializers.IntegerField(required=False, min_value=1)
+    query = serializers.IntegerField(required=False, min_value=1)
+    correct = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class VerdictList(FilteredList):
+    serializer_class = VerdictOut
+    filters = VerdictFilters
+
+    @extend_schema(parameters=[VerdictFilters])
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Verdict]:
+        return Verdict.objects.filter(**self.validated_filters())

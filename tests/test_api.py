@@ -1,0 +1,137 @@
+"""The REST API: the permission matrix, filters, cursor pagination, constant query counts, the schema."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from reviews import services
+from reviews.models import ApiToken
+from tests.factories import DatasetFactory, QueryFactory, ResponseFactory, RunFactory, SampleFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINTS: list[tuple[str, list[str]]] = [
+    ("api-datasets", []),
+    ("api-queries", []),
+    ("api-runs", []),
+    ("api-samples", []),
+    ("api-verdicts", []),
+]
+
+
+def bearer(user):
+    _, raw = services.api_token_create(user=user, name="test")
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def sample_data():
+    dataset = DatasetFactory.create(name="api-data")
+    query = QueryFactory.create(dataset=dataset)
+    ResponseFactory.create(query=query, position=0)
+    run = RunFactory.create(dataset=dataset)
+    SampleFactory.create(run=run, query=query, sample_index=0)
+    return dataset, query, run
+
+
+@pytest.mark.parametrize(("name", "args"), ENDPOINTS)
+def test_permission_matrix(sample_data, name, args, admin_user, reviewer_user):
+    url = reverse(name, args=args)
+    client = Client()
+    assert client.get(url).status_code == 401
+    assert client.get(url, HTTP_AUTHORIZATION="Bearer grm_not-a-token").status_code == 401
+    assert client.get(url, **bearer(reviewer_user)).status_code == 200
+    assert client.get(url, **bearer(admin_user)).status_code == 200
+    nobody = UserFactory.create()
+    assert client.get(url, **bearer(nobody)).status_code == 403
+    token, raw = services.api_token_create(user=reviewer_user, name="revoked")
+    services.api_token_revoke(token=token)
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+    assert client.post(url, {}, **bearer(reviewer_user)).status_code == 403
+    assert client.post(url, {}, **bearer(admin_user)).status_code == 405
+
+
+def test_session_auth_works_for_the_browser(reviewer_client, sample_data):
+    assert reviewer_client.get(reverse("api-datasets")).status_code == 200
+
+
+def test_datasets_filter_by_name_and_count_queries(sample_data, reviewer_user):
+    DatasetFactory.create(name="other")
+    body = Client().get(reverse("api-datasets"), {"name": "api-data"}, **bearer(reviewer_user)).json()
+    assert [(d["name"], d["query_count"]) for d in body["results"]] == [("api-data", 1)]
+    detail = Client().get(reverse("api-dataset", args=["api-data"]), **bearer(reviewer_user))
+    assert detail.json()["query_count"] == 1
+
+
+def test_bad_filters_are_a_400_naming_the_parameter(sample_data, reviewer_user):
+    response = Client().get(reverse("api-samples"), {"run": "abc"}, **bearer(reviewer_user))
+    assert response.status_code == 400
+    assert "run" in response.json()
+    response = Client().get(reverse("api-runs"), {"status": "sleeping"}, **bearer(reviewer_user))
+    assert response.status_code == 400
+    assert "status" in response.json()
+
+
+def test_cursor_pagination_walks_every_row_once(reviewer_user):
+    dataset = DatasetFactory.create(name="paged")
+    ids = {QueryFactory.create(dataset=dataset).id for _ in range(25)}
+    client = Client()
+    url = reverse("api-queries") + "?dataset=paged&page_size=10"
+    seen = []
+    while url:
+        body = client.get(url, **bearer(reviewer_user)).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == sorted(ids)
+
+
+@pytest.mark.parametrize("name", ["api-queries", "api-samples", "api-runs", "api-datasets", "api-verdicts"])
+def test_list_query_count_does_not_grow_with_rows(name, reviewer_user, django_assert_num_queries):
+    headers = bearer(reviewer_user)
+    client = Client()
+
+    def grow(count):
+        for _ in range(count):
+            dataset = DatasetFactory.create()
+            query = QueryFactory.create(dataset=dataset)
+            for position in range(3):
+                ResponseFactory.create(query=query, position=position)
+            run = RunFactory.create(dataset=dataset)
+            SampleFactory.create(run=run, query=query, sample_index=0)
+            services.Query.objects.get(id=query.id)
+            from reviews.models import Verdict
+
+            Verdict.objects.create(run=run, query=query, vote_totals=[1, 2, 3], best_index=2)
+
+    grow(1)
+    client.get(reverse(name), **headers)  # the token's first use records last_used_at
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse(name), **headers).status_code == 200
+    grow(8)
+    with django_assert_num_queries(len(few.captured_queries)):
+        body = client.get(reverse(name), **headers).json()
+    assert len(body["results"]) >= 9
+
+
+def test_create_api_token_prints_a_token_and_stores_only_its_hash(reviewer_user, capsys):
+    call_command("create_api_token", reviewer_user.username, "--name", "ci script")
+    raw = capsys.readouterr().out.strip()
+    assert raw.startswith("grm_")
+    token = ApiToken.objects.get(user=reviewer_user)
+    assert token.key_hash == services.api_token_hash(raw)
+    assert raw not in (token.key_hash, token.prefix)
+    assert Client().get(reverse("api-datasets"), HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+
+
+def test_the_schema_and_docs_are_served_without_a_cdn(client):
+    schema = client.get(reverse("api-schema"), {"format": "json"})
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert {"/api/v1/datasets/", "/api/v1/queries/", "/api/v1/runs/", "/api/v1/samples/"} <= set(paths)
+    docs = client.get(reverse("api-docs")).content.decode()
+    assert "swagger-ui" in docs
+    assert "cdn." not in docs
+    assert "/static/drf_spectacular_sidecar/" in docs
