@@ -51,7 +51,7 @@ def test_permission_matrix(sample_data, name, args, admin_user, reviewer_user):
     services.api_token_revoke(token=token)
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
     assert client.post(url, {}, **bearer(reviewer_user)).status_code == 403
-    assert client.post(url, {}, **bearer(admin_user)).status_code == 405
+    assert client.post(url, {}, **bearer(admin_user)).status_code == (400 if name == "api-runs" else 405)
 
 
 def test_session_auth_works_for_the_browser(reviewer_client, sample_data):
@@ -135,3 +135,44 @@ def test_the_schema_and_docs_are_served_without_a_cdn(client):
     assert "swagger-ui" in docs
     assert "cdn." not in docs
     assert "/static/drf_spectacular_sidecar/" in docs
+
+
+def test_admins_start_and_cancel_runs_through_the_api(
+    admin_user, reviewer_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr("workers.tasks.run_start.delay", lambda run_id: sent.append(run_id))
+    services.demo_load()
+    client = Client()
+    body = {"dataset": "demo", "k": 2, "max_tokens": 16, "subset": "code"}
+    assert (
+        client.post(reverse("api-runs"), body, content_type="application/json", **bearer(reviewer_user)).status_code
+        == 403
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("api-runs"), body, content_type="application/json", **bearer(admin_user))
+    assert response.status_code == 201, response.content
+    run = response.json()
+    assert (run["k"], run["queries_total"], run["status"], run["dataset"]) == (2, 10, "queued", "demo")
+    assert sent == [run["id"]]
+    cancel = reverse("api-run-cancel", args=[run["id"]])
+    assert client.post(cancel, **bearer(reviewer_user)).status_code == 403
+    assert client.post(cancel, **bearer(admin_user)).json()["status"] == "cancelled"
+    assert client.post(cancel, **bearer(admin_user)).status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"dataset": "nope", "k": 2}, "dataset"),
+        ({"dataset": "demo", "k": 0}, "k"),
+        ({"dataset": "demo", "k": 2, "temperature": 9}, "temperature"),
+        ({"dataset": "demo", "k": 2, "subset": "missing"}, "detail"),
+        ({"dataset": "demo"}, "k"),
+    ],
+)
+def test_bad_run_requests_are_400_naming_the_field(admin_user, body, field):
+    services.demo_load()
+    response = Client().post(reverse("api-runs"), body, content_type="application/json", **bearer(admin_user))
+    assert response.status_code == 400
+    assert field in response.json()

@@ -9,6 +9,7 @@ urlpatterns = [
     path("v1/queries/", views.QueryList.as_view(), name="api-queries"),
     path("v1/runs/", views.RunList.as_view(), name="api-runs"),
     path("v1/runs/<int:pk>/", views.RunDetail.as_view(), name="api-run"),
+    path("v1/runs/<int:pk>/cancel/", views.RunCancel.as_view(), name="api-run-cancel"),
     path("v1/samples/", views.SampleList.as_view(), name="api-samples"),
     path("v1/verdicts/", views.VerdictList.as_view(), name="api-verdicts"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

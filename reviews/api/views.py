@@ -6,11 +6,14 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 
+from reviews import run_services, services
 from reviews.api.serializers import DatasetOut, QueryOut, RunOut, SampleOut, VerdictOut
-from reviews.models import Dataset, Query, Run, Sample, Verdict
+from reviews.models import Dataset, ModelConfig, PromptTemplate, Query, Run, Sample, Verdict
 
 
 class ByIdCursor(CursorPagination):
@@ -88,6 +91,24 @@ class RunFilters(serializers.Serializer[Any]):
     status = serializers.ChoiceField(required=False, choices=Run.Status.choices)
 
 
+class RunIn(serializers.Serializer[Any]):
+    dataset = serializers.SlugRelatedField(slug_field="name", queryset=Dataset.objects.all())
+    k = serializers.IntegerField(min_value=1, max_value=64)
+    temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.5)
+    max_tokens = serializers.IntegerField(min_value=1, max_value=32768, default=1024)
+    seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
+    batch_size = serializers.IntegerField(min_value=1, max_value=256, default=8)
+    hinted = serializers.BooleanField(default=False)
+    force_scores = serializers.BooleanField(default=False)
+    subset = serializers.CharField(required=False, max_length=100, help_text="Only this subset.")
+    model_config = serializers.SlugRelatedField(
+        slug_field="name", queryset=ModelConfig.objects.all(), required=False, help_text="Default: the default."
+    )
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=PromptTemplate.objects.all(), required=False, help_text="Default: the default template."
+    )
+
+
 class RunList(FilteredList):
     serializer_class = RunOut
     filters = RunFilters
@@ -95,6 +116,32 @@ class RunList(FilteredList):
     @extend_schema(parameters=[RunFilters])
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=RunIn, responses={201: RunOut})
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        """Start a run (admins): k samples per query over a dataset or one of its subsets."""
+        data = RunIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        template, model = services.defaults_ensure()
+        try:
+            run = run_services.run_create(
+                dataset=values["dataset"],
+                model_config=values.get("model_config") or model,
+                template=values.get("template") or template,
+                k=values["k"],
+                temperature=values["temperature"],
+                max_tokens=values["max_tokens"],
+                seed=values["seed"],
+                batch_size=values["batch_size"],
+                hinted=values["hinted"],
+                force_scores=values["force_scores"],
+                query_filter={"subset": values["subset"]} if values.get("subset") else {},
+                created_by=request.user,
+            )
+        except run_services.RunInvalid as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
 
     def get_queryset(self) -> QuerySet[Run]:
         filters = self.validated_filters()
@@ -109,6 +156,20 @@ class RunList(FilteredList):
 class RunDetail(generics.RetrieveAPIView[Run]):
     serializer_class = RunOut
     queryset = Run.objects.select_related("dataset", "model_config", "template")
+
+
+class RunCancel(generics.GenericAPIView[Run]):
+    serializer_class = RunOut
+    queryset = Run.objects.select_related("dataset", "model_config", "template")
+
+    @extend_schema(request=None, responses={200: RunOut, 409: None})
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        """Cancel a queued or running run (admins); 409 if it had already ended."""
+        run = self.get_object()
+        if not run_services.run_cancel(run=run):
+            return Response({"detail": f"run {run.id} had already ended ({run.status})"}, status=409)
+        run.refresh_from_db()
+        return Response(RunOut(run).data)
 
 
 class SampleFilters(serializers.Serializer[Any]):
