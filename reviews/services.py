@@ -20,7 +20,17 @@ from django.utils import timezone
 
 from reviews.ingest.formats import FieldErrors, Limits, QueryItem, normalize
 from reviews.ingest.readers import RecordError, read_records
-from reviews.models import ApiToken, Dataset, ModelConfig, PromptTemplate, Query, Response
+from reviews.models import (
+    Annotation,
+    ApiToken,
+    Dataset,
+    FailureMode,
+    ModelConfig,
+    PromptTemplate,
+    Query,
+    Response,
+    Sample,
+)
 from reviews.roles import ADMIN
 from workers.grm.templates import DEFAULT_TEMPLATE
 
@@ -312,3 +322,50 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
 
 def api_token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(id=token.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+class AnnotationInvalid(ValueError):
+    """An annotation that cannot be stored; the message names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@transaction.atomic
+def annotation_submit(
+    *,
+    reviewer: User,
+    decision: str,
+    sample: Sample | None = None,
+    query: Query | None = None,
+    failure_modes: Iterable[FailureMode] = (),
+    note: str = "",
+    corrected_scores: list[int] | None = None,
+    time_spent_ms: int = 0,
+) -> Annotation:
+    """Store a reviewer's decision on a sample or a query; submitting again updates the same annotation."""
+    if (sample is None) == (query is None):
+        raise AnnotationInvalid("target", "give exactly one of sample and query")
+    if decision not in Annotation.Decision.values:
+        raise AnnotationInvalid("decision", f"must be one of {', '.join(Annotation.Decision.values)}")
+    if corrected_scores is not None:
+        responses = (sample.query if sample is not None else query).responses.count()  # type: ignore[union-attr]
+        if len(corrected_scores) != responses or not all(1 <= score <= 10 for score in corrected_scores):
+            raise AnnotationInvalid(
+                "corrected_scores", f"give {responses} integers from 1 to 10, one per response in original order"
+            )
+    annotation, _ = Annotation.objects.update_or_create(
+        reviewer=reviewer,
+        sample=sample,
+        query=query,
+        defaults={
+            "decision": decision,
+            "note": note,
+            "corrected_scores": corrected_scores,
+            "time_spent_ms": max(0, time_spent_ms),
+        },
+    )
+    annotation.failure_modes.set(list(failure_modes))
+    return annotation

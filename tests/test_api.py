@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews import services
-from reviews.models import ApiToken
+from reviews.models import ApiToken, FailureMode
 from tests.factories import DatasetFactory, QueryFactory, ResponseFactory, RunFactory, SampleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +19,7 @@ ENDPOINTS: list[tuple[str, list[str]]] = [
     ("api-runs", []),
     ("api-samples", []),
     ("api-verdicts", []),
+    ("api-annotations", []),
 ]
 
 
@@ -50,8 +51,10 @@ def test_permission_matrix(sample_data, name, args, admin_user, reviewer_user):
     token, raw = services.api_token_create(user=reviewer_user, name="revoked")
     services.api_token_revoke(token=token)
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
-    assert client.post(url, {}, **bearer(reviewer_user)).status_code == 403
-    assert client.post(url, {}, **bearer(admin_user)).status_code == (400 if name == "api-runs" else 405)
+    writable_by_reviewers = name == "api-annotations"
+    assert client.post(url, {}, **bearer(reviewer_user)).status_code == (400 if writable_by_reviewers else 403)
+    expected = 400 if name in ("api-runs", "api-annotations") else 405
+    assert client.post(url, {}, **bearer(admin_user)).status_code == expected
 
 
 def test_session_auth_works_for_the_browser(reviewer_client, sample_data):
@@ -88,7 +91,9 @@ def test_cursor_pagination_walks_every_row_once(reviewer_user):
     assert sorted(seen) == sorted(ids)
 
 
-@pytest.mark.parametrize("name", ["api-queries", "api-samples", "api-runs", "api-datasets", "api-verdicts"])
+@pytest.mark.parametrize(
+    "name", ["api-queries", "api-samples", "api-runs", "api-datasets", "api-verdicts", "api-annotations"]
+)
 def test_list_query_count_does_not_grow_with_rows(name, reviewer_user, django_assert_num_queries):
     headers = bearer(reviewer_user)
     client = Client()
@@ -105,6 +110,9 @@ def test_list_query_count_does_not_grow_with_rows(name, reviewer_user, django_as
             from reviews.models import Verdict
 
             Verdict.objects.create(run=run, query=query, vote_totals=[1, 2, 3], best_index=2)
+            services.annotation_submit(
+                reviewer=reviewer_user, query=query, decision="reject", failure_modes=FailureMode.objects.all()[:2]
+            )
 
     grow(1)
     client.get(reverse(name), **headers)  # the token's first use records last_used_at
@@ -176,3 +184,65 @@ def test_bad_run_requests_are_400_naming_the_field(admin_user, body, field):
     response = Client().post(reverse("api-runs"), body, content_type="application/json", **bearer(admin_user))
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_reviewers_submit_annotations_and_a_second_submit_updates_the_first(sample_data, reviewer_user, admin_user):
+    from reviews.models import Annotation
+
+    _, _, run = sample_data
+    sample = run.samples.get()
+    client = Client()
+    body = {
+        "sample": sample.id,
+        "decision": "reject",
+        "failure_modes": ["incorrect_critique", "length_bias"],
+        "note": "<b>wrong</b>",
+        "time_spent_ms": 5200,
+    }
+    first = client.post(reverse("api-annotations"), body, content_type="application/json", **bearer(reviewer_user))
+    assert first.status_code == 201, first.content
+    assert first.json()["reviewer"] == reviewer_user.username
+    assert sorted(first.json()["failure_modes"]) == ["incorrect_critique", "length_bias"]
+    again = client.post(
+        reverse("api-annotations"),
+        {**body, "decision": "accept", "failure_modes": []},
+        content_type="application/json",
+        **bearer(reviewer_user),
+    )
+    assert again.json()["id"] == first.json()["id"]
+    assert Annotation.objects.count() == 1
+    assert Annotation.objects.get().decision == "accept"
+    other = client.post(reverse("api-annotations"), body, content_type="application/json", **bearer(admin_user))
+    assert other.status_code == 201
+    listed = client.get(
+        reverse("api-annotations"), {"sample": sample.id, "reviewer": reviewer_user.username}, **bearer(admin_user)
+    ).json()["results"]
+    assert [row["decision"] for row in listed] == ["accept"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"decision": "reject"}, "target"),
+        ({"decision": "maybe", "query": "QUERY"}, "decision"),
+        ({"decision": "reject", "query": "QUERY", "failure_modes": ["no_such_mode"]}, "failure_modes"),
+        ({"decision": "reject", "query": "QUERY", "corrected_scores": [5, 5]}, "corrected_scores"),
+        ({"decision": "reject", "query": "QUERY", "corrected_scores": [11]}, "corrected_scores"),
+        ({"decision": "reject", "sample": 10**9}, "sample"),
+    ],
+)
+def test_bad_annotations_are_400_naming_the_field(sample_data, reviewer_user, body, field):
+    _, query, _ = sample_data
+    body = {key: (query.id if value == "QUERY" else value) for key, value in body.items()}
+    response = Client().post(reverse("api-annotations"), body, content_type="application/json", **bearer(reviewer_user))
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_annotations_need_a_role(sample_data):
+    _, query, _ = sample_data
+    body = {"query": query.id, "decision": "accept"}
+    assert Client().post(reverse("api-annotations"), body, content_type="application/json").status_code == 401
+    nobody = UserFactory.create()
+    response = Client().post(reverse("api-annotations"), body, content_type="application/json", **bearer(nobody))
+    assert response.status_code == 403

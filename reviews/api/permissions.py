@@ -23,3 +23,12 @@ class ReadForReviewersWriteForAdmins(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return has_role(request.user)
         return is_admin(request.user)
+
+
+class HasRole(permissions.BasePermission):
+    """Reviewers and admins, for reading and writing (their own annotations)."""
+
+    message = "This needs the reviewer or admin role."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return has_role(request.user)

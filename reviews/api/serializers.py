@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from reviews.models import Dataset, ModelConfig, PromptTemplate, Query, Response, Run, Sample, Verdict
+from reviews.models import (
+    Annotation,
+    Dataset,
+    FailureMode,
+    ModelConfig,
+    PromptTemplate,
+    Query,
+    Response,
+    Run,
+    Sample,
+    Verdict,
+)
 
 
 class DatasetOut(serializers.ModelSerializer[Dataset]):
@@ -122,4 +135,27 @@ class VerdictOut(serializers.ModelSerializer[Verdict]):
             "meta_best_index",
             "meta_correct",
             "vote_entropy",
+        ]
+
+
+class AnnotationOut(serializers.ModelSerializer[Annotation]):
+    reviewer: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    failure_modes: serializers.SlugRelatedField[FailureMode] = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True
+    )
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "sample",
+            "query",
+            "reviewer",
+            "decision",
+            "failure_modes",
+            "note",
+            "corrected_scores",
+            "time_spent_ms",
+            "created_at",
+            "updated_at",
         ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/runs/<int:pk>/cancel/", views.RunCancel.as_view(), name="api-run-cancel"),
     path("v1/samples/", views.SampleList.as_view(), name="api-samples"),
     path("v1/verdicts/", views.VerdictList.as_view(), name="api-verdicts"),
+    path("v1/annotations/", views.AnnotationList.as_view(), name="api-annotations"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

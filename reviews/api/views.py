@@ -12,8 +12,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from reviews import run_services, services
-from reviews.api.serializers import DatasetOut, QueryOut, RunOut, SampleOut, VerdictOut
-from reviews.models import Dataset, ModelConfig, PromptTemplate, Query, Run, Sample, Verdict
+from reviews.api.permissions import HasRole
+from reviews.api.serializers import AnnotationOut, DatasetOut, QueryOut, RunOut, SampleOut, VerdictOut
+from reviews.models import Annotation, Dataset, FailureMode, ModelConfig, PromptTemplate, Query, Run, Sample, Verdict
 
 
 class ByIdCursor(CursorPagination):
@@ -206,3 +207,63 @@ class VerdictList(FilteredList):
 
     def get_queryset(self) -> QuerySet[Verdict]:
         return Verdict.objects.filter(**self.validated_filters())
+
+
+class AnnotationIn(serializers.Serializer[Any]):
+    sample = serializers.PrimaryKeyRelatedField(queryset=Sample.objects.select_related("query"), required=False)
+    query = serializers.PrimaryKeyRelatedField(queryset=Query.objects.all(), required=False)
+    decision = serializers.ChoiceField(choices=Annotation.Decision.choices)
+    failure_modes = serializers.SlugRelatedField(
+        slug_field="code", queryset=FailureMode.objects.filter(active=True), many=True, required=False
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=10_000, default="")
+    corrected_scores = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=10), required=False, allow_null=True, max_length=64
+    )
+    time_spent_ms = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, default=0)
+
+
+class AnnotationFilters(serializers.Serializer[Any]):
+    sample = serializers.IntegerField(required=False, min_value=1)
+    query = serializers.IntegerField(required=False, min_value=1)
+    reviewer = serializers.CharField(required=False, max_length=150, help_text="Username.")
+    decision = serializers.ChoiceField(required=False, choices=Annotation.Decision.choices)
+
+
+class AnnotationList(FilteredList):
+    """Reviewers and admins list annotations and submit their own (again: the same one is updated)."""
+
+    serializer_class = AnnotationOut
+    filters = AnnotationFilters
+    permission_classes = [HasRole]
+
+    @extend_schema(parameters=[AnnotationFilters])
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Annotation]:
+        filters = self.validated_filters()
+        annotations = Annotation.objects.select_related("reviewer").prefetch_related("failure_modes")
+        if "reviewer" in filters:
+            annotations = annotations.filter(reviewer__username=filters.pop("reviewer"))
+        return annotations.filter(**filters)
+
+    @extend_schema(request=AnnotationIn, responses={201: AnnotationOut})
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        data = AnnotationIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            annotation = services.annotation_submit(
+                reviewer=request.user,
+                sample=values.get("sample"),
+                query=values.get("query"),
+                decision=values["decision"],
+                failure_modes=values.get("failure_modes", []),
+                note=values["note"],
+                corrected_scores=values.get("corrected_scores"),
+                time_spent_ms=values["time_spent_ms"],
+            )
+        except services.AnnotationInvalid as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        return Response(AnnotationOut(annotation).data, status=status.HTTP_201_CREATED)
