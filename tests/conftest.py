@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
+from tests.processes import process_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -51,21 +51,6 @@ def reviewer_client(reviewer_user) -> Client:
     client = Client()
     client.login(username=reviewer_user.username, password=PASSWORD)
     return client
-
-
-def process_env(**extra: str) -> dict[str, str]:
-    """Environment for a child process that must use the test database and this test's broker."""
-    env = dict(os.environ)
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = (
-            f"postgres://{db['USER'] or ''}{':' + db['PASSWORD'] if db['PASSWORD'] else ''}@"
-            f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
-    env.update(extra)
-    return env
 
 
 class WorkerProcesses:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -17,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 
 from reviews import run_services, services
 from reviews.models import Query, Run
+from tests.processes import process_env
 
 QUERIES = 8
 K = 4
@@ -49,18 +48,6 @@ def naive_loop(backend, prompts) -> float:
                 pad_token_id=backend.pad_id,
             )
     return time.perf_counter() - started
-
-
-def worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = (
-            f"postgres://{db['USER'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
-    return env
 
 
 def wait_done(run: Run, timeout: float) -> Run:
@@ -121,7 +108,7 @@ def bench_sampling() -> Iterator[tuple[str, float | int | str]]:
                 "--loglevel=WARNING",
             ],
             cwd=ROOT,
-            env=worker_env(),
+            env=process_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
