@@ -196,11 +196,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "reviews.models.Run.Status",
+        "UploadStatusEnum": "reviews.models.Upload.Status",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "reviews.api.schema.document_error_responses",
+    ],
 }
 
-# --- Ingestion limits (shared by the importer command and, later, the upload API)
+# --- Ingestion limits (shared by the importer command and the upload API)
 GRM_MAX_RESPONSES = env_int("GRM_MAX_RESPONSES", 16, minimum=1)
 GRM_MAX_TEXT_CHARS = env_int("GRM_MAX_TEXT_CHARS", 200_000, minimum=1)
+GRM_UPLOAD_MAX_BYTES = env_int("GRM_UPLOAD_MAX_BYTES", 4 << 30, minimum=1)
+GRM_UPLOAD_MAX_ITEMS = env_int("GRM_UPLOAD_MAX_ITEMS", 2_000_000, minimum=1)
+# Received upload bodies wait here for the cpu worker: web and workers must share this directory.
+GRM_UPLOAD_DIR = Path(env_str("GRM_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 
 # --- Generation defaults
 GRM_MODEL = env_str("GRM_MODEL", "smollm2-135m-instruct")

@@ -31,3 +31,7 @@ class RunForm(forms.Form):
         default_template = PromptTemplate.objects.filter(is_default=True).first()
         self.fields["model_config"].initial = default_model
         self.fields["template"].initial = default_template
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. the script that uses it.")

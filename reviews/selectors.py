@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from reviews.models import Dataset, Query, Run, Verdict
+from reviews.models import ApiToken, Dataset, Query, Run, Verdict
 
 NO_SUBSET = "__none__"  # the filter value that selects queries without a subset
 
@@ -87,3 +88,8 @@ def run_accuracy(*, run: Run) -> dict[str, object]:
     total = sum(row["total"] for row in rows)
     right = sum(row["right"] for row in rows)
     return {"total": total, "right": right, "accuracy": right / total if total else None, "subsets": subsets}
+
+
+def api_tokens_of(*, user: Any) -> QuerySet[ApiToken]:
+    """A user's own API tokens, newest first (revoked ones too: they stay listed as revoked)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")

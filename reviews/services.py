@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 import secrets
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from reviews.ingest.formats import FieldErrors, Limits, QueryItem, normalize
+from reviews.ingest import store
+from reviews.ingest.formats import FieldErrors, Limits, normalize
 from reviews.ingest.readers import RecordError, read_records
 from reviews.models import (
     Annotation,
@@ -28,7 +28,6 @@ from reviews.models import (
     ModelConfig,
     PromptTemplate,
     Query,
-    Response,
     Sample,
 )
 from reviews.roles import ADMIN
@@ -36,31 +35,40 @@ from workers.grm.templates import DEFAULT_TEMPLATE
 
 logger = logging.getLogger(__name__)
 
-IMPORT_CHUNK = 1000
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+
+
+MAX_REPORTED_ERRORS = 10_000
 
 
 @dataclass
 class ImportReport:
-    """What an import did: counts, and every bad line with its field."""
+    """What an import did: counts, and the bad lines with their fields (the first MAX_REPORTED_ERRORS)."""
 
     dataset: str
     created: int = 0
     unchanged: int = 0
-    lines: int = 0
+    items: int = 0  # records read, good and bad
+    lines: int = 0  # the line of the last record
     errors: list[RecordError] = field(default_factory=list)
+    error_count: int = 0
     stored: bool = True
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.error_count
+
+    def add_error(self, error: RecordError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(error)
 
 
 class ImportRefused(Exception):
-    """The whole import was refused (all-or-nothing policy, or a bad dataset name); nothing was written."""
+    """The whole import was refused (all-or-nothing policy, a bad dataset name, a cap); nothing was written."""
 
     def __init__(self, report: ImportReport) -> None:
-        super().__init__(f"{len(report.errors)} bad line(s); nothing was stored")
+        super().__init__(f"{report.error_count} bad line(s); nothing was stored")
         self.report = report
 
 
@@ -75,48 +83,34 @@ def dataset_name_errors(name: str) -> list[str]:
     return []
 
 
-def _rewindable(stream: IO[bytes]) -> IO[bytes]:
-    """The stream itself if it can seek, else a spooled copy (standard input, a network body)."""
-    if stream.seekable():
-        return stream
-    spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 (the caller reads it)
-    shutil.copyfileobj(stream, spool, 1 << 20)
-    spool.seek(0)
-    return cast(IO[bytes], spool)
-
-
-def _validated_items(
-    stream: IO[bytes], fmt: str, field_map: dict[str, str] | None, subset: str, report: ImportReport
-) -> Iterator[tuple[int, QueryItem]]:
-    """Good items with their lines; every bad line is added to the report instead."""
+def _validated_rows(
+    stream: IO[bytes],
+    *,
+    fmt: str,
+    field_map: dict[str, str] | None,
+    subset: str,
+    max_items: int,
+    report: ImportReport,
+) -> Iterator[store.Row]:
+    """Each good item as a row to store; every bad line goes to the report instead."""
     limits = Limits(max_responses=settings.GRM_MAX_RESPONSES, max_text_chars=settings.GRM_MAX_TEXT_CHARS)
-    first_line_of: dict[str, int] = {}
-    for line, record in read_records(stream):
-        report.lines = line
+    for items, (line, record) in enumerate(read_records(stream), start=1):
+        report.lines, report.items = line, items
+        if items > max_items:
+            report.errors, report.error_count = [], 0
+            message = f"the upload holds more than {max_items:,} items, the cap (GRM_UPLOAD_MAX_ITEMS)"
+            report.add_error(RecordError(line, "", message))
+            raise ImportRefused(report)
         if isinstance(record, RecordError):
-            report.errors.append(record)
+            report.add_error(record)
             continue
         try:
             item = normalize(record, fmt, field_map=field_map, subset=subset, limits=limits)
         except FieldErrors as exc:
-            report.errors.extend(RecordError(line, name, message) for name, message in exc.errors)
+            for name, message in exc.errors:
+                report.add_error(RecordError(line, name, message))
             continue
-        seen_at = first_line_of.setdefault(item.external_id, line)
-        if seen_at != line:
-            report.errors.append(RecordError(line, "id", f"duplicate id {item.external_id!r}, first on line {seen_at}"))
-            continue
-        yield line, item
-
-
-def _chunks(items: Iterable[tuple[int, QueryItem]]) -> Iterator[list[tuple[int, QueryItem]]]:
-    chunk: list[tuple[int, QueryItem]] = []
-    for entry in items:
-        chunk.append(entry)
-        if len(chunk) >= IMPORT_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        yield store.Row.of(line, item)
 
 
 def dataset_import(
@@ -129,111 +123,88 @@ def dataset_import(
     partial: bool = False,
     created_by: User | None = None,
     source: str = "",
+    max_items: int | None = None,
 ) -> ImportReport:
-    """Stream records from `stream` into the dataset, creating it if needed.
+    """Stream records from `stream` into the dataset, creating it if needed. The importer command and
+    the upload task both come here.
 
-    Two passes: the first validates every line and checks ids against what is stored, writing
-    nothing; the second writes in chunks of IMPORT_CHUNK items, one short transaction each, so the
-    web process and workers are never locked out for the length of a large import (SQLite).
+    One pass, one transaction: each record is validated, and every store.CHUNK good ones are checked
+    against the ids stored (before, or earlier in this file) and written with bulk inserts (COPY on
+    PostgreSQL, where a writer thread stores a chunk while the next is validated). Memory does not
+    grow with the file.
 
     Idempotent: an item whose id exists with the same content is counted unchanged; the same id with
-    other content is a conflict. With partial=False any bad line stores nothing and raises
-    ImportRefused; with partial=True the good lines are stored and the bad ones reported.
+    other content is a conflict, the same id twice in the file a duplicate. With partial=False any
+    bad line rolls the whole import back (nothing stored, every bad line reported, ImportRefused);
+    with partial=True the good lines are stored and the bad ones reported. Concurrent imports into
+    one dataset take turns (a PostgreSQL advisory lock; SQLite has a single writer anyway).
     """
     report = ImportReport(dataset=dataset_name)
     name_errors = dataset_name_errors(dataset_name)
     if name_errors:
-        report.errors = [RecordError(0, "dataset", message) for message in name_errors]
+        for message in name_errors:
+            report.add_error(RecordError(0, "dataset", message))
         report.stored = False
         raise ImportRefused(report)
-    stream = _rewindable(stream)
-    dataset = Dataset.objects.filter(name=dataset_name).first()
-    checked = 0
-    for chunk in _chunks(_validated_items(stream, fmt, field_map, subset, report)):
-        checked += len(chunk)
-        if dataset is not None:
-            _new_items(dataset, chunk, report)
-    if checked == 0 and not report.errors:
-        report.errors.append(RecordError(1, "", "the file holds no items"))
-    if not report.ok and not partial:
-        report.stored = False
-        raise ImportRefused(report)
-    if checked == 0:
-        return report
-
-    # Second pass: the same items again (validation is deterministic); conflicts found in the first
-    # pass are re-detected per chunk and skipped, so they are not reported twice.
-    stream.seek(0)
-    write_report = ImportReport(dataset=dataset_name)
-    with transaction.atomic():
-        dataset, _ = Dataset.objects.get_or_create(
-            name=dataset_name, defaults={"created_by": created_by, "source": source}
-        )
-    for chunk in _chunks(_validated_items(stream, fmt, field_map, subset, write_report)):
+    try:
         with transaction.atomic():
-            new_items = _new_items(dataset, chunk, write_report)
-            _store(dataset, new_items)
-        report.created += len(new_items)
-    report.unchanged = write_report.unchanged
-    known = {(error.line, error.field, error.message) for error in report.errors}
-    report.errors.extend(e for e in write_report.errors if (e.line, e.field, e.message) not in known)
+            _import_in_transaction(
+                report,
+                stream,
+                fmt=fmt,
+                field_map=field_map,
+                subset=subset,
+                partial=partial,
+                created_by=created_by,
+                source=source,
+                max_items=max_items or settings.GRM_UPLOAD_MAX_ITEMS,
+            )
+    except ImportRefused:
+        report.stored = False
+        report.created = report.unchanged = 0
+        raise
     logger.info(
         "import into %s: %d created, %d unchanged, %d errors",
         dataset_name,
         report.created,
         report.unchanged,
-        len(report.errors),
+        report.error_count,
     )
     return report
 
 
-def _new_items(dataset: Dataset, chunk: list[tuple[int, QueryItem]], report: ImportReport) -> list[QueryItem]:
-    """The chunk's items not yet stored (one query); unchanged ones are counted, conflicts reported."""
-    stored = dict(
-        Query.objects.filter(dataset=dataset, external_id__in=[item.external_id for _, item in chunk]).values_list(
-            "external_id", "content_hash"
-        )
+def _import_in_transaction(
+    report: ImportReport,
+    stream: IO[bytes],
+    *,
+    fmt: str,
+    field_map: dict[str, str] | None,
+    subset: str,
+    partial: bool,
+    created_by: User | None,
+    source: str,
+    max_items: int,
+) -> None:
+    store.lock_dataset(connection, report.dataset)
+    dataset, new_dataset = Dataset.objects.get_or_create(
+        name=report.dataset, defaults={"created_by": created_by, "source": source}
     )
-    new_items: list[QueryItem] = []
-    for line, item in chunk:
-        stored_hash = stored.get(item.external_id)
-        if stored_hash is None:
-            new_items.append(item)
-        elif stored_hash == item.content_hash:
-            report.unchanged += 1
-        else:
-            report.errors.append(
-                RecordError(line, "id", f"id {item.external_id!r} already exists in {dataset.name} with other content")
-            )
-    return new_items
-
-
-def _store(dataset: Dataset, items: list[QueryItem]) -> None:
-    if not items:
-        return
-    queries = Query.objects.bulk_create(
-        [
-            Query(
-                dataset=dataset,
-                external_id=item.external_id,
-                subset=item.subset,
-                context=item.context,
-                prompt=item.prompt,
-                best_index=item.best_index,
-                rating=item.rating,
-                content_hash=item.content_hash,
-                metadata=item.metadata,
-            )
-            for item in items
-        ]
-    )
-    Response.objects.bulk_create(
-        [
-            Response(query=query, position=position, text=text, metadata=metadata)
-            for query, item in zip(queries, items, strict=True)
-            for position, (text, metadata) in enumerate(item.responses)
-        ]
-    )
+    writer = store.Writer(connection, dataset.id, dataset.name, timezone.now())
+    rows = _validated_rows(stream, fmt=fmt, field_map=field_map, subset=subset, max_items=max_items, report=report)
+    with store.writing(writer) as submit:
+        while chunk := list(itertools.islice(rows, store.CHUNK)):
+            submit(chunk)
+    outcome = writer.outcome
+    report.created, report.unchanged = outcome.created, outcome.unchanged
+    for error in outcome.errors:
+        report.add_error(error)
+    report.errors.sort(key=lambda error: error.line)
+    if report.lines == 0 and not report.error_count:
+        report.add_error(RecordError(1, "", "the file holds no items"))
+    if not report.ok and not partial:
+        raise ImportRefused(report)
+    if new_dataset and not report.created:
+        dataset.delete()  # nothing stored: leave no empty dataset behind
 
 
 @dataclass

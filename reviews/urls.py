@@ -10,4 +10,6 @@ urlpatterns = [
     path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="run-progress"),
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
+    path("tokens/", views.api_tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token-revoke"),
 ]

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from reviews import run_services, selectors
-from reviews.forms import RunForm
+from reviews import run_services, selectors, services
+from reviews.forms import ApiTokenForm, RunForm
 from reviews.models import Dataset, Query, Run
 from reviews.roles import admin_required
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+class UserHtmxHttpRequest(HtmxHttpRequest):
+    user: User  # behind login_required
 
 
 @login_required
@@ -116,3 +122,32 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     else:
         messages.warning(request, f"Run {run.id} had already ended.")
     return redirect("run-detail", run_id=run.id)
+
+
+@never_cache  # the answer to a create holds the raw token: no cache may keep it
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_tokens(request: UserHtmxHttpRequest) -> HttpResponse:
+    """The user's own API tokens; a new token is shown in the answer to its creation and never again."""
+    form = ApiTokenForm(request.POST or None)
+    context: dict[str, object] = {}
+    if request.method == "POST" and form.is_valid():
+        token, raw = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        context.update(created=token, raw_token=raw)
+        form = ApiTokenForm()
+    context.update(form=form, tokens=selectors.api_tokens_of(user=request.user))
+    template = "reviews/_tokens.html" if request.htmx else "reviews/tokens.html"
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+def api_token_revoke(request: UserHtmxHttpRequest, token_id: int) -> HttpResponse:
+    """Revoke one of the user's own tokens (someone else's is a 404, like a token that does not exist)."""
+    token = get_object_or_404(selectors.api_tokens_of(user=request.user), id=token_id)
+    services.api_token_revoke(token=token)
+    token.refresh_from_db()
+    if request.htmx:
+        return render(request, "reviews/_token_row.html", {"token": token})
+    messages.info(request, f"Token “{token.name}” revoked: requests with it now get 401.")
+    return redirect("tokens")

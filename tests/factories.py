@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, cast
 
 import factory
 from django.contrib.auth.models import Group, User
+from django.core.files.base import ContentFile
 
-from reviews.models import Dataset, ModelConfig, PromptTemplate, Query, Response, Run, Sample
+from reviews import services
+from reviews.models import (
+    Annotation,
+    Dataset,
+    ModelConfig,
+    PromptTemplate,
+    Query,
+    Release,
+    Response,
+    Run,
+    Sample,
+    Upload,
+    UploadError,
+    Verdict,
+)
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -95,3 +111,68 @@ class SampleFactory(factory.django.DjangoModelFactory[Sample]):
     raw_text = "Specific Criteria: x\nAnalysis: y\nScores: \\boxed{7, 3}"
     scores = [7, 3]
     parse_status = Sample.ParseStatus.OK
+
+
+class ReleaseFactory(factory.django.DjangoModelFactory[Release]):
+    """A release whose file (under MEDIA_ROOT/releases/) holds `content` and whose sha256 matches it."""
+
+    class Meta:
+        model = Release
+
+    class Params:
+        content = b'{"prompt": "Question?", "completion": "Answer."}\n'
+
+    name = factory.Sequence(lambda n: f"release-{n}")
+    version = 1
+    kind = Release.Kind.RFT_ACCEPTED
+    format = Release.Format.JSONL
+    counts = factory.LazyAttribute(lambda r: {"records": r.content.count(b"\n")})
+    sha256 = factory.LazyAttribute(lambda r: hashlib.sha256(r.content).hexdigest())
+    file = factory.LazyAttribute(lambda r: ContentFile(r.content, name=f"{r.name}-v{r.version}.jsonl"))
+
+
+class VerdictFactory(factory.django.DjangoModelFactory[Verdict]):
+    class Meta:
+        model = Verdict
+
+    run = factory.SubFactory(RunFactory)
+    query = factory.SubFactory(QueryFactory)
+    valid_samples = 1
+    vote_totals = [7, 3]
+    best_index = 0
+    correct = True
+
+
+class UploadFactory(factory.django.DjangoModelFactory[Upload]):
+    """An upload as the worker leaves it: ingested, with one bad line reported."""
+
+    class Meta:
+        model = Upload
+        skip_postgeneration_save = True
+
+    dataset_name = factory.Sequence(lambda n: f"uploaded-{n}")
+    format = "native"
+    status = Upload.Status.PARTIAL
+    items = 2
+    created = 1
+    error_count = 1
+
+    @factory.post_generation
+    def bad_line(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        upload = cast(Upload, self)
+        if create:
+            UploadError.objects.create(upload=upload, line=2, field="responses", message="needs at least 2 responses")
+
+
+def one_of_each(*, dataset_name: str, reviewer: User) -> None:
+    """A row of every kind the API serves (dataset, query, run, sample, verdict, annotation, upload, release)."""
+    dataset = DatasetFactory.create(name=dataset_name)
+    query = QueryFactory.create(dataset=dataset)
+    ResponseFactory.create(query=query, position=0)
+    ResponseFactory.create(query=query, position=1)
+    run = RunFactory.create(dataset=dataset)
+    sample = SampleFactory.create(run=run, query=query, sample_index=0)
+    VerdictFactory.create(run=run, query=query)
+    services.annotation_submit(reviewer=reviewer, sample=sample, decision=Annotation.Decision.ACCEPT)
+    UploadFactory.create(dataset_name=dataset_name)
+    ReleaseFactory.create()

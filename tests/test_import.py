@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from reviews import services
+from reviews.ingest import store
 from reviews.models import Dataset, Query, Response
 from tests.conftest import shared_data
 
@@ -157,13 +158,23 @@ def test_stdin_and_missing_files(monkeypatch):
 
 
 def test_import_chunks_larger_than_one_batch(monkeypatch):
-    monkeypatch.setattr(services, "IMPORT_CHUNK", 7)
+    monkeypatch.setattr(store, "CHUNK", 7)
     lines = [
-        json.dumps({"id": f"i{i}", "prompt": f"Q{i}", "responses": ["a", "b", "c"], "best": i % 3}) for i in range(30)
+        json.dumps({"id": f"i{i}", "prompt": f"Q{i}", "responses": ["a", "b", f"c{i}"], "best": i % 3})
+        for i in range(30)
     ]
+    # Every other line first: the second import then meets stored ids in every chunk.
+    first = services.dataset_import(
+        dataset_name="chunks", stream=io.BytesIO("\n".join(lines[::2]).encode()), fmt="native"
+    )
+    assert first.created == 15
     report = services.dataset_import(dataset_name="chunks", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
-    assert report.created == 30
+    assert (report.created, report.unchanged) == (15, 15)
     assert Response.objects.count() == 90
+    stored = {q.external_id: q for q in Query.objects.prefetch_related("responses")}
+    assert sorted(stored) == sorted(f"i{i}" for i in range(30))
+    assert all(q.best_index == int(q.external_id[1:]) % 3 for q in stored.values())
+    assert [r.text for r in stored["i29"].responses.all()] == ["a", "b", "c29"]
     again = services.dataset_import(dataset_name="chunks", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
     assert (again.created, again.unchanged) == (0, 30)
 
@@ -227,19 +238,33 @@ def test_a_non_seekable_stream_is_read_twice_through_a_spool():
     assert report.created == 1
 
 
-def test_other_processes_can_write_between_chunks(monkeypatch):
-    # Each chunk is its own short transaction: between two chunks the database is free.
-    monkeypatch.setattr(services, "IMPORT_CHUNK", 2)
-    seen_in_between = []
-    original = services._store
+def test_items_are_written_in_chunks(monkeypatch):
+    monkeypatch.setattr(store, "CHUNK", 2)
+    chunks = []
+    original = store.Writer.write
 
-    def spy(dataset, items):
-        from django.db import connection
+    def spy(writer, rows):
+        chunks.append([row.external_id for row in rows])
+        original(writer, rows)
 
-        seen_in_between.append(connection.in_atomic_block)
-        original(dataset, items)
-
-    monkeypatch.setattr(services, "_store", spy)
+    monkeypatch.setattr(store.Writer, "write", spy)
     lines = [json.dumps({"id": f"i{i}", "prompt": f"Q{i}", "responses": ["a"], "rating": 5}) for i in range(5)]
     services.dataset_import(dataset_name="chunked", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
-    assert len(seen_in_between) == 3
+    assert chunks == [["i0", "i1"], ["i2", "i3"], ["i4"]]
+
+
+def test_duplicates_across_chunks_name_the_first_line_and_conflicts_roll_everything_back(monkeypatch):
+    monkeypatch.setattr(store, "CHUNK", 2)
+    lines = [json.dumps({"id": f"i{i % 3}", "prompt": "Q", "responses": ["a"], "rating": 5}) for i in range(5)]
+    with pytest.raises(services.ImportRefused) as refused:
+        services.dataset_import(dataset_name="dups", stream=io.BytesIO("\n".join(lines).encode()), fmt="native")
+    assert [str(e) for e in refused.value.report.errors] == [
+        "line 4, field id: duplicate id 'i0', first on line 1",
+        "line 5, field id: duplicate id 'i1', first on line 2",
+    ]
+    assert not Dataset.objects.filter(name="dups").exists()
+    assert Query.objects.count() == 0
+    report = services.dataset_import(
+        dataset_name="dups", stream=io.BytesIO("\n".join(lines).encode()), fmt="native", partial=True
+    )
+    assert (report.created, report.unchanged, report.error_count) == (3, 0, 2)

@@ -21,7 +21,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import connection
 
-from reviews import run_services
+from reviews import run_services, upload_services
 from reviews.models import Dataset, ModelConfig, Run
 from workers.backends.base import Backend, BackendError, PermanentBackendError, TransientBackendError, load_backend
 
@@ -140,6 +140,13 @@ def gpu_sample_batch(self: Task[Any, Any], run_id: int, query_ids: list[int]) ->
         message = f"{type(exc).__name__}: {exc}"
     run_services.run_batch_failed(run_id=run_id, query_ids=query_ids, message=message)
     return 0
+
+
+@shared_task(name="workers.tasks.ingest_upload")
+def ingest_upload(upload_id: int) -> str | None:
+    """Ingest an upload received by the web process (cpu queue); returns its final status."""
+    upload = upload_services.upload_ingest(upload_id)
+    return upload.status if upload else None
 
 
 @shared_task(name="workers.tasks.runs_watchdog")

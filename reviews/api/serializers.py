@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reviews.models import (
@@ -13,9 +16,13 @@ from reviews.models import (
     ModelConfig,
     PromptTemplate,
     Query,
+    Release,
     Response,
+    Round,
     Run,
     Sample,
+    Upload,
+    UploadError,
     Verdict,
 )
 
@@ -159,3 +166,107 @@ class AnnotationOut(serializers.ModelSerializer[Annotation]):
             "created_at",
             "updated_at",
         ]
+
+
+class ReleaseOut(serializers.ModelSerializer[Release]):
+    rft_round: serializers.SlugRelatedField[Round] = serializers.SlugRelatedField(
+        slug_field="number", read_only=True, allow_null=True, help_text="The RFT round's number."
+    )
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    download_url = serializers.SerializerMethodField(help_text="GET it for the file (sha256 in X-Checksum-SHA256).")
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "name",
+            "version",
+            "kind",
+            "format",
+            "rft_round",
+            "filters",
+            "counts",
+            "sha256",
+            "created_by",
+            "created_at",
+            "download_url",
+        ]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_download_url(self, release: Release) -> str:
+        path = reverse("api-release-download", args=[release.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class UploadErrorOut(serializers.ModelSerializer[UploadError]):
+    class Meta:
+        model = UploadError
+        fields = ["line", "field", "message"]
+
+
+class UploadOut(serializers.ModelSerializer[Upload]):
+    """An upload's state and counts; `errors_url` lists its bad lines."""
+
+    dataset = serializers.CharField(source="dataset_name", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
+    errors_url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = [
+            "id",
+            "url",
+            "dataset",
+            "format",
+            "field_map",
+            "subset",
+            "partial",
+            "filename",
+            "size_bytes",
+            "status",
+            "message",
+            "items",
+            "created",
+            "unchanged",
+            "error_count",
+            "errors_url",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_errors_url(self, upload: Upload) -> str:
+        return self._absolute(reverse("api-upload-errors", args=[upload.pk]))
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, upload: Upload) -> str:
+        return self._absolute(reverse("api-upload", args=[upload.pk]))
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class UploadDetailOut(UploadOut):
+    """One upload, with its first ERRORS_SHOWN bad lines (all of them at `errors_url`)."""
+
+    ERRORS_SHOWN = 100
+
+    class Meta(UploadOut.Meta):
+        fields = [*UploadOut.Meta.fields, "errors"]
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        # Added here: a class attribute named `errors` would shadow Serializer.errors.
+        fields["errors"] = serializers.SerializerMethodField()
+        return fields
+
+    @extend_schema_field(UploadErrorOut(many=True))
+    def get_errors(self, upload: Upload) -> Any:
+        return UploadErrorOut(upload.errors.all()[: self.ERRORS_SHOWN], many=True).data

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from reviews.api import views
+from reviews.api import releases, uploads, views
 
 urlpatterns = [
     path("v1/datasets/", views.DatasetList.as_view(), name="api-datasets"),
@@ -13,6 +13,17 @@ urlpatterns = [
     path("v1/samples/", views.SampleList.as_view(), name="api-samples"),
     path("v1/verdicts/", views.VerdictList.as_view(), name="api-verdicts"),
     path("v1/annotations/", views.AnnotationList.as_view(), name="api-annotations"),
+    path("v1/uploads/", uploads.UploadList.as_view(), name="api-uploads"),
+    path("v1/uploads/<int:pk>/", uploads.UploadDetail.as_view(), name="api-upload"),
+    path("v1/uploads/<int:pk>/errors/", uploads.UploadErrorList.as_view(), name="api-upload-errors"),
+    path("v1/releases/", releases.ReleaseList.as_view(), name="api-releases"),
+    path("v1/releases/<int:pk>/", releases.ReleaseDetail.as_view(), name="api-release"),
+    path("v1/releases/<int:pk>/download/", releases.ReleaseDownload.as_view(), name="api-release-download"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # GET only: its HTML renderer has no template for OPTIONS' metadata (a 500 otherwise).
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", http_method_names=["get", "head"]),
+        name="api-docs",
+    ),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -64,6 +64,30 @@ class QueryFilters(serializers.Serializer[Any]):
     dataset = serializers.CharField(required=False, max_length=100)
     subset = serializers.CharField(required=False, max_length=100)
     labelled = serializers.BooleanField(required=False, allow_null=True, default=None)
+    best = serializers.IntegerField(
+        required=False, min_value=0, max_value=32767, help_text="Labelled best response, 0-based position."
+    )
+    rating = serializers.IntegerField(required=False, min_value=1, max_value=10, help_text="Labelled rating, 1-10.")
+    reviewed = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Has (true) or lacks (false) an annotation on the query or on one of its samples.",
+    )
+    run = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Queries with a verdict in this run."
+    )
+    correct = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Needs run: the run's verdict on the query was right (true) or wrong (false).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("correct") is not None and attrs.get("run") is None:
+            raise serializers.ValidationError({"correct": ["Give run too: correctness is per run (?run=ID&correct=)."]})
+        return attrs
 
 
 class QueryList(FilteredList):
@@ -84,6 +108,21 @@ class QueryList(FilteredList):
         if "labelled" in filters:
             labelled = queries.filter(best_index__isnull=False) | queries.filter(rating__isnull=False)
             queries = labelled if filters["labelled"] else queries.filter(best_index__isnull=True, rating__isnull=True)
+        if "best" in filters:
+            queries = queries.filter(best_index=filters["best"])
+        if "rating" in filters:
+            queries = queries.filter(rating=filters["rating"])
+        if "reviewed" in filters:
+            # Subqueries, not joins: one SQL statement and no duplicate rows however many annotations.
+            reviewed = Exists(Annotation.objects.filter(query=OuterRef("pk"))) | Exists(
+                Annotation.objects.filter(sample__query=OuterRef("pk"))
+            )
+            queries = queries.filter(reviewed if filters["reviewed"] else ~reviewed)
+        if "run" in filters:
+            verdicts = Verdict.objects.filter(run_id=filters["run"], query=OuterRef("pk"))
+            if "correct" in filters:
+                verdicts = verdicts.filter(correct=filters["correct"])
+            queries = queries.filter(Exists(verdicts))
         return queries
 
 
@@ -174,8 +213,8 @@ class RunCancel(generics.GenericAPIView[Run]):
 
 
 class SampleFilters(serializers.Serializer[Any]):
-    run = serializers.IntegerField(required=False, min_value=1)
-    query = serializers.IntegerField(required=False, min_value=1)
+    run = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    query = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     parse_status = serializers.ChoiceField(required=False, choices=Sample.ParseStatus.choices)
 
 
@@ -192,8 +231,8 @@ class SampleList(FilteredList):
 
 
 class VerdictFilters(serializers.Serializer[Any]):
-    run = serializers.IntegerField(required=False, min_value=1)
-    query = serializers.IntegerField(required=False, min_value=1)
+    run = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    query = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     correct = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
@@ -224,8 +263,8 @@ class AnnotationIn(serializers.Serializer[Any]):
 
 
 class AnnotationFilters(serializers.Serializer[Any]):
-    sample = serializers.IntegerField(required=False, min_value=1)
-    query = serializers.IntegerField(required=False, min_value=1)
+    sample = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    query = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     reviewer = serializers.CharField(required=False, max_length=150, help_text="Username.")
     decision = serializers.ChoiceField(required=False, choices=Annotation.Decision.choices)
 

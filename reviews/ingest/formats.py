@@ -20,6 +20,9 @@ from typing import Any
 from reviews.ingest.readers import json_type
 
 ROLES = ("system", "user", "assistant")
+# Encoders built once: json.dumps with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+_IDENTITY = json.JSONEncoder(ensure_ascii=False).encode
 FORMATS = ("native", "preference", "llmbar", "single")
 
 
@@ -49,17 +52,12 @@ class QueryItem:
     @property
     def identity_hash(self) -> str:
         """What identifies an item without an id: its conversation and responses, not its labels."""
-        canonical = json.dumps([self.context, [text for text, _ in self.responses]], ensure_ascii=False)
+        canonical = _IDENTITY([self.context, [text for text, _ in self.responses]])
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @property
     def content_hash(self) -> str:
-        canonical = json.dumps(
-            [self.context, self.responses, self.best_index, self.rating, self.subset, self.metadata],
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        canonical = _CANONICAL([self.context, self.responses, self.best_index, self.rating, self.subset, self.metadata])
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
