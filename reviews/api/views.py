@@ -24,6 +24,15 @@ class ByIdCursor(CursorPagination):
     max_page_size = 1000
 
 
+class SlugLookup(serializers.SlugRelatedField[Any]):
+    """A slug lookup that answers a NUL character with a 400: PostgreSQL refuses it in a query (a 500)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class FilteredList(generics.ListAPIView[Any]):
     """A list whose query parameters are validated by `filters` (400 naming the bad parameter)."""
 
@@ -132,7 +141,7 @@ class RunFilters(serializers.Serializer[Any]):
 
 
 class RunIn(serializers.Serializer[Any]):
-    dataset = serializers.SlugRelatedField(slug_field="name", queryset=Dataset.objects.all())
+    dataset = SlugLookup(slug_field="name", queryset=Dataset.objects.all())
     k = serializers.IntegerField(min_value=1, max_value=64)
     temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.5)
     max_tokens = serializers.IntegerField(min_value=1, max_value=32768, default=1024)
@@ -141,7 +150,7 @@ class RunIn(serializers.Serializer[Any]):
     hinted = serializers.BooleanField(default=False)
     force_scores = serializers.BooleanField(default=False)
     subset = serializers.CharField(required=False, max_length=100, help_text="Only this subset.")
-    model_config = serializers.SlugRelatedField(
+    model_config = SlugLookup(
         slug_field="name", queryset=ModelConfig.objects.all(), required=False, help_text="Default: the default."
     )
     template = serializers.PrimaryKeyRelatedField(
@@ -252,7 +261,7 @@ class AnnotationIn(serializers.Serializer[Any]):
     sample = serializers.PrimaryKeyRelatedField(queryset=Sample.objects.select_related("query"), required=False)
     query = serializers.PrimaryKeyRelatedField(queryset=Query.objects.all(), required=False)
     decision = serializers.ChoiceField(choices=Annotation.Decision.choices)
-    failure_modes = serializers.SlugRelatedField(
+    failure_modes = SlugLookup(
         slug_field="code", queryset=FailureMode.objects.filter(active=True), many=True, required=False
     )
     note = serializers.CharField(required=False, allow_blank=True, max_length=10_000, default="")

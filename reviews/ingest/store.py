@@ -4,7 +4,7 @@ against the ids already stored (earlier in the file or before it) and then writt
 
 On PostgreSQL the writing runs in a thread of its own, so the server stores one chunk while Python
 validates the next (two cores, both busy). Memory stays flat whatever the file holds: a chunk is
-held at a time and the line of each stored row waits in a temporary table.
+held at a time, and the line of each stored row waits in a temporary file.
 
 Only `reviews.services.dataset_import` uses this module.
 """
@@ -14,8 +14,11 @@ Only `reviews.services.dataset_import` uses this module.
 
 from __future__ import annotations
 
+import array
 import json
+import os
 import queue
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from django.db import IntegrityError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from reviews.ingest.formats import QueryItem
 from reviews.ingest.readers import RecordError
 
-LINES = "grm_ingest_lines"
 CHUNK = 5000
 _QUEUED_CHUNKS = 2
 _JSON = json.JSONEncoder(ensure_ascii=False).encode
@@ -91,6 +95,9 @@ class Writer:
         self.now = now
         self.outcome = Outcome()
         self.sequence: int | None = None  # PostgreSQL: the oid of reviews_query's id sequence
+        self.first_id: int | None = None  # the first query id this import stored
+        self.optimistic = False
+        self.lines = _LineIndex()
 
     def cursor(self) -> Any:
         # PostgreSQL: the driver's own cursor, usable from the writer thread (Django's wrapper is
@@ -99,33 +106,57 @@ class Writer:
 
     def begin(self) -> None:
         with self.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {LINES}")
-            cursor.execute(f"CREATE TEMP TABLE {LINES} (query_id BIGINT NOT NULL, line INTEGER NOT NULL)")
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM reviews_query WHERE dataset_id = %s)", [self.dataset_id])
+            (held_queries,) = cursor.fetchone()
+        # Into an empty dataset a chunk is stored straight away; the unique index catches an id
+        # repeated from an earlier chunk, and only then is the chunk checked row by row.
+        self.optimistic = not held_queries
 
     def end(self) -> None:
-        with self.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {LINES}")
+        self.lines.close()
 
     def write(self, rows: list[Row]) -> None:
         """Check one chunk's ids against what is stored, then store its new rows."""
-        with self.cursor() as cursor:
-            stored = self._stored(cursor, [row.external_id for row in rows])
-            first_in_chunk: dict[str, int] = {}
-            new: list[Row] = []
-            ours: dict[int, list[Row]] = {}  # rows repeating an id stored earlier in this file
-            for row in rows:
-                if row.external_id in first_in_chunk:
-                    self._duplicate(row, first_in_chunk[row.external_id])
-                    continue
+        first_in_chunk: dict[str, int] = {}
+        candidates: list[Row] = []
+        for row in rows:
+            if row.external_id in first_in_chunk:
+                self._duplicate(row, first_in_chunk[row.external_id])
+            else:
                 first_in_chunk[row.external_id] = row.line
+                candidates.append(row)
+        with self.cursor() as cursor:
+            if self.optimistic and self._store_unless_stored(cursor, candidates):
+                return
+            stored = self._stored(cursor, [row.external_id for row in candidates])
+            new: list[Row] = []
+            for row in candidates:
                 found = stored.get(row.external_id)
                 if found is None:
                     new.append(row)
+                elif self.first_id is not None and found[0] >= self.first_id:
+                    # Stored by this import: imports into one dataset take turns, so ids from our
+                    # first one on are ours.
+                    self._duplicate(row, self.lines.line_of(found[0]))
+                elif found[1] == row.content_hash:
+                    self.outcome.unchanged += 1
                 else:
-                    ours.setdefault(found[0], []).append(row)
-            self._classify_found(cursor, ours, stored)
+                    message = f"id {row.external_id!r} already exists in {self.dataset_name} with other content"
+                    self.outcome.errors.append(RecordError(row.line, "id", message))
             if new:
                 self._store(cursor, new)
+
+    def _store_unless_stored(self, cursor: Any, rows: list[Row]) -> bool:
+        """Store the rows in a savepoint; False (and nothing stored) if one's id is already there."""
+        cursor.execute("SAVEPOINT grm_ingest_chunk")
+        try:
+            self._store(cursor, rows)
+        except (IntegrityError, psycopg.IntegrityError):
+            cursor.execute("ROLLBACK TO SAVEPOINT grm_ingest_chunk")
+            return False
+        finally:
+            cursor.execute("RELEASE SAVEPOINT grm_ingest_chunk")
+        return True
 
     def _stored(self, cursor: Any, external_ids: list[str]) -> dict[str, tuple[int, str]]:
         if self.postgres:
@@ -142,23 +173,6 @@ class Writer:
                 [self.dataset_id, *external_ids],
             )
         return {external_id: (int(query_id), content_hash) for external_id, query_id, content_hash in cursor}
-
-    def _classify_found(self, cursor: Any, found: dict[int, list[Row]], stored: dict[str, tuple[int, str]]) -> None:
-        """Rows whose id is stored: a duplicate if this import stored it, else unchanged or a conflict."""
-        if not found:
-            return
-        placeholders = ", ".join(["%s"] * len(found))
-        cursor.execute(f"SELECT query_id, line FROM {LINES} WHERE query_id IN ({placeholders})", list(found))
-        first_lines = {int(query_id): int(line) for query_id, line in cursor}
-        for query_id, rows in found.items():
-            for row in rows:
-                if query_id in first_lines:
-                    self._duplicate(row, first_lines[query_id])
-                elif stored[row.external_id][1] == row.content_hash:
-                    self.outcome.unchanged += 1
-                else:
-                    message = f"id {row.external_id!r} already exists in {self.dataset_name} with other content"
-                    self.outcome.errors.append(RecordError(row.line, "id", message))
 
     def _duplicate(self, row: Row, first_line: int) -> None:
         message = f"duplicate id {row.external_id!r}, first on line {first_line}"
@@ -187,11 +201,9 @@ class Writer:
             for query_id, row in zip(ids, rows, strict=True)
             for position, (text, metadata) in enumerate(row.responses)
         ]
-        lines = [(query_id, row.line) for query_id, row in zip(ids, rows, strict=True)]
         if self.postgres:
             _copy(cursor, f"COPY reviews_query ({_QUERY_COLUMNS}) FROM STDIN", queries)
             _copy(cursor, "COPY reviews_response (query_id, position, text, metadata) FROM STDIN", responses)
-            _copy(cursor, f"COPY {LINES} (query_id, line) FROM STDIN", lines)
         else:
             placeholders = ", ".join(["%s"] * 11)
             cursor.executemany(f"INSERT INTO reviews_query ({_QUERY_COLUMNS}) VALUES ({placeholders})", queries)
@@ -199,7 +211,8 @@ class Writer:
                 "INSERT INTO reviews_response (query_id, position, text, metadata) VALUES (%s, %s, %s, %s)",
                 responses,
             )
-            cursor.executemany(f"INSERT INTO {LINES} (query_id, line) VALUES (%s, %s)", lines)
+        self.lines.add(ids, [row.line for row in rows])
+        self.first_id = ids[0] if self.first_id is None else self.first_id
         self.outcome.created += len(rows)
 
     def _reserve_ids(self, cursor: Any, count: int) -> list[int]:
@@ -216,6 +229,37 @@ class Writer:
         return list(range(int(top) + 1, int(top) + 1 + count))
 
 
+class _LineIndex:
+    """The line of each query this import stored, by query id, in a temporary file: (id, line)
+    pairs of 8-byte integers, in id order (ids only grow), found again by binary search."""
+
+    _RECORD = 16
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Writer.end)
+        self.count = 0
+
+    def add(self, ids: list[int], lines: list[int]) -> None:
+        pairs = array.array("q", [value for pair in zip(ids, lines, strict=True) for value in pair])
+        self.file.seek(0, os.SEEK_END)
+        self.file.write(pairs.tobytes())
+        self.count += len(ids)
+
+    def line_of(self, query_id: int) -> int:
+        low, high = 0, self.count - 1
+        while low <= high:
+            middle = (low + high) // 2
+            self.file.seek(middle * self._RECORD)
+            found, line = array.array("q", self.file.read(self._RECORD))
+            if found == query_id:
+                return line
+            low, high = (middle + 1, high) if found < query_id else (low, middle - 1)
+        raise LookupError(f"query {query_id} was not stored by this import")
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def _copy(cursor: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
     with cursor.copy(statement) as copy:
         for values in rows:
@@ -228,10 +272,18 @@ def writing(writer: Writer) -> Iterator[Any]:
     validating (at most _QUEUED_CHUNKS chunks wait); elsewhere each chunk is written at once.
     The caller must not use the connection until the block ends. A writer error is raised here."""
     writer.begin()
-    if not writer.postgres:
-        yield writer.write
+    try:
+        if writer.postgres:
+            with _writer_thread(writer) as submit:
+                yield submit
+        else:
+            yield writer.write
+    finally:
         writer.end()
-        return
+
+
+@contextmanager
+def _writer_thread(writer: Writer) -> Iterator[Any]:
     chunks: queue.Queue[list[Row] | None] = queue.Queue(maxsize=_QUEUED_CHUNKS)
     failure: list[BaseException] = []
 
@@ -258,7 +310,6 @@ def writing(writer: Writer) -> Iterator[Any]:
         thread.join()
     if failure:
         raise failure[0]
-    writer.end()
 
 
 def lock_dataset(connection: BaseDatabaseWrapper, name: str) -> None:

@@ -18,12 +18,13 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from tests.bench import ingest, sampling  # noqa: E402
+from tests.bench import ingest, sampling, uploads  # noqa: E402
 
 Benchmark = Callable[[], Iterator[tuple[str, float | int | str]]]
 BENCHMARKS: dict[str, Benchmark] = {
     "import": ingest.bench_import,
     "sampling": sampling.bench_sampling,
+    "uploads": uploads.bench_uploads,
 }
 
 
