@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from reviews.models import Dataset, ModelConfig, PromptTemplate
+from reviews.models import Annotation, Dataset, FailureMode, ModelConfig, PromptTemplate, ReviewQueue, Run, Sample
 
 
 class RunForm(forms.Form):
@@ -35,3 +35,33 @@ class RunForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. the script that uses it.")
+
+
+class QueueForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.order_by("name"), to_field_name="name")
+    run = forms.ModelChoiceField(
+        queryset=Run.objects.select_related("dataset").order_by("-created_at"),
+        required=False,
+        help_text="Review this run's judgments (one item per sample); empty: review the dataset's queries.",
+    )
+    subset = forms.CharField(max_length=100, required=False)
+    correct = forms.NullBooleanField(
+        required=False,
+        widget=forms.Select(choices=[("", "any"), ("true", "correct only"), ("false", "wrong only")]),
+        help_text="Judgments right or wrong against the label (runs only).",
+    )
+    parse_status = forms.ChoiceField(choices=[("", "any"), *Sample.ParseStatus.choices], required=False)
+    priority = forms.ChoiceField(choices=ReviewQueue.Priority.choices, initial=ReviewQueue.Priority.UNREVIEWED)
+    reviewers_per_item = forms.IntegerField(min_value=1, max_value=10, initial=1)
+    reservation_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, initial=10)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AnnotateForm(forms.Form):
+    decision = forms.ChoiceField(choices=Annotation.Decision.choices)
+    failure_modes = forms.ModelMultipleChoiceField(
+        queryset=FailureMode.objects.filter(active=True), to_field_name="code", required=False
+    )
+    note = forms.CharField(required=False, max_length=10_000)
+    time_spent_ms = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)

@@ -29,6 +29,30 @@ def is_admin(user: Any) -> bool:
     return bool(cached)
 
 
+def is_reviewer(user: Any) -> bool:
+    """Reviewers and admins: those who may annotate."""
+    if is_admin(user):
+        return True
+    cached = getattr(user, "_grm_is_reviewer", None)
+    if cached is None:
+        cached = user.groups.filter(name=REVIEWER).exists()
+        user._grm_is_reviewer = cached
+    return bool(cached)
+
+
+def reviewer_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged-in reviewers and admins: others get 403 (anonymous users go to the login page)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_reviewer(request.user):
+            raise PermissionDenied("This page is for reviewers.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Logged-in admins only: others get 403 (anonymous users go to the login page)."""
 

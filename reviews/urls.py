@@ -12,4 +12,10 @@ urlpatterns = [
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
     path("tokens/", views.api_tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token-revoke"),
+    path("queues/", views.queues, name="queues"),
+    path("queues/new/", views.queue_new, name="queue-new"),
+    path("queues/<int:queue_id>/", views.queue_review, name="queue-review"),
+    path("queues/<int:queue_id>/items/<int:item_id>/annotate/", views.queue_annotate, name="queue-annotate"),
+    path("queues/<int:queue_id>/items/<int:item_id>/skip/", views.queue_skip, name="queue-skip"),
+    path("queues/<int:queue_id>/agreement/", views.queue_agreement, name="queue-agreement"),
 ]

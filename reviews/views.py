@@ -12,10 +12,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from reviews import run_services, selectors, services
-from reviews.forms import ApiTokenForm, RunForm
-from reviews.models import Dataset, Query, Run
-from reviews.roles import admin_required
+from reviews import queue_selectors, queue_services, run_services, selectors, services
+from reviews.forms import AnnotateForm, ApiTokenForm, QueueForm, RunForm
+from reviews.models import Dataset, Query, QueueItem, ReviewQueue, Run
+from reviews.roles import admin_required, reviewer_required
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -151,3 +151,117 @@ def api_token_revoke(request: UserHtmxHttpRequest, token_id: int) -> HttpRespons
         return render(request, "reviews/_token_row.html", {"token": token})
     messages.info(request, f"Token “{token.name}” revoked: requests with it now get 401.")
     return redirect("tokens")
+
+
+# --- Review queues
+
+
+def _queue_or_404(queue_id: int) -> ReviewQueue:
+    return get_object_or_404(ReviewQueue.objects.select_related("dataset", "run"), pk=queue_id, active=True)
+
+
+@reviewer_required
+def queues(request: UserHtmxHttpRequest) -> HttpResponse:
+    return render(request, "reviews/queues.html", {"queues": queue_selectors.queues_overview(reviewer=request.user)})
+
+
+@admin_required
+def queue_new(request: UserHtmxHttpRequest) -> HttpResponse:
+    form = QueueForm(
+        request.POST or None, initial={"dataset": request.GET.get("dataset"), "run": request.GET.get("run")}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        run = data["run"]
+        try:
+            queue = queue_services.queue_create(
+                name=data["name"],
+                description=data["description"],
+                dataset=data["dataset"],
+                run=run,
+                filters=queue_services.QueueFilters(
+                    subset=data["subset"], correct=data["correct"], parse_status=data["parse_status"]
+                ),
+                priority=data["priority"],
+                reviewers_per_item=data["reviewers_per_item"],
+                reservation_seconds=60 * data["reservation_minutes"],
+                created_by=request.user,
+            )
+        except queue_services.QueueInvalid as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Queue {queue.name} ready: {queue.item_count} items.")
+            return redirect("queues")
+    return render(request, "reviews/queue_new.html", {"form": form})
+
+
+def _review_context(queue: ReviewQueue, user: User, item: QueueItem | None, **extra: object) -> dict[str, object]:
+    return {
+        "queue": queue,
+        "review": queue_selectors.review_item(item=item, reviewer=user) if item is not None else None,
+        "progress": queue_selectors.queue_progress(queue=queue, reviewer=user),
+        **extra,
+    }
+
+
+@never_cache
+@reviewer_required
+def queue_review(request: UserHtmxHttpRequest, queue_id: int) -> HttpResponse:
+    """The reviewer's current item of the queue (taken and reserved if they hold none)."""
+    queue = _queue_or_404(queue_id)
+    item = queue_services.queue_next(queue=queue, reviewer=request.user)
+    template = "reviews/_review_item.html" if request.htmx else "reviews/queue_review.html"
+    return render(request, template, _review_context(queue, request.user, item))
+
+
+def _item_or_404(queue: ReviewQueue, item_id: int) -> QueueItem:
+    return get_object_or_404(QueueItem.objects.select_related("queue", "sample", "query"), pk=item_id, queue=queue)
+
+
+@never_cache
+@require_POST
+@reviewer_required
+def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) -> HttpResponse:
+    """Annotate an item and answer with the next one (one request; a repeat stores one annotation)."""
+    queue = _queue_or_404(queue_id)
+    item = _item_or_404(queue, item_id)
+    form = AnnotateForm(request.POST)
+    if not form.is_valid():
+        context = _review_context(queue, request.user, item, errors=form.errors)
+        return render(request, "reviews/_review_item.html", context, status=400)
+    data = form.cleaned_data
+    try:
+        queue_services.queue_submit(
+            item=item,
+            reviewer=request.user,
+            decision=data["decision"],
+            failure_modes=data["failure_modes"],
+            note=data["note"],
+            time_spent_ms=data["time_spent_ms"],
+        )
+    except services.AnnotationInvalid as exc:
+        context = _review_context(queue, request.user, item, errors={exc.field: [exc.message]})
+        return render(request, "reviews/_review_item.html", context, status=400)
+    if not request.htmx:
+        return redirect("queue-review", queue_id=queue.pk)
+    following = queue_services.queue_next(queue=queue, reviewer=request.user)
+    return render(request, "reviews/_review_item.html", _review_context(queue, request.user, following))
+
+
+@never_cache
+@require_POST
+@reviewer_required
+def queue_skip(request: UserHtmxHttpRequest, queue_id: int, item_id: int) -> HttpResponse:
+    queue = _queue_or_404(queue_id)
+    queue_services.queue_skip(item=_item_or_404(queue, item_id), reviewer=request.user)
+    if not request.htmx:
+        return redirect("queue-review", queue_id=queue.pk)
+    following = queue_services.queue_next(queue=queue, reviewer=request.user)
+    return render(request, "reviews/_review_item.html", _review_context(queue, request.user, following))
+
+
+@reviewer_required
+def queue_agreement(request: HttpRequest, queue_id: int) -> HttpResponse:
+    queue = _queue_or_404(queue_id)
+    summary = queue_selectors.queue_agreement(queue=queue)
+    return render(request, "reviews/queue_agreement.html", {"queue": queue, "agreement": summary})

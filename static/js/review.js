@@ -1,0 +1,57 @@
+// Keyboard review: a accept, r reject, 1-9 toggle failure modes, n skip, e note, ? help.
+// Each answer swaps in the next item (htmx); the handler looks the form up again on every key.
+(function () {
+  "use strict";
+  let shownAt = Date.now();
+
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "review-item") {
+      shownAt = Date.now();
+    }
+  });
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "annotate-form") {
+      event.detail.parameters.time_spent_ms = String(Date.now() - shownAt);
+    }
+  });
+  document.body.addEventListener("click", function (event) {
+    if (event.target.closest("[data-help]")) {
+      document.getElementById("review-help").showModal();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const typing = event.target.closest("textarea, input[type=text], select");
+    if (typing) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    const form = document.getElementById("annotate-form");
+    const help = document.getElementById("review-help");
+    if (event.key === "?") {
+      help.open ? help.close() : help.showModal();
+      event.preventDefault();
+      return;
+    }
+    if (!form || help.open) return;
+    const click = function (selector) {
+      const button = form.querySelector(selector);
+      if (button && !button.disabled) button.click();
+      event.preventDefault();
+    };
+    if (event.key === "a") click("button[value=accept]");
+    else if (event.key === "r") click("button[value=reject]");
+    else if (event.key === "n") click("button.skip");
+    else if (event.key === "e") {
+      form.querySelector("textarea[name=note]").focus();
+      event.preventDefault();
+    } else if (/^[1-9]$/.test(event.key)) {
+      const box = form.querySelector('input[data-key="' + event.key + '"]');
+      if (box) {
+        box.checked = !box.checked;
+        event.preventDefault();
+      }
+    }
+  });
+})();
