@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from reviews import agreement
+from reviews import agreement, selectors
 from reviews.models import Annotation, Assignment, FailureMode, QueueItem, ReviewQueue, Sample, Verdict
 
 
@@ -65,15 +65,8 @@ def review_item(*, item: QueueItem, reviewer: User) -> ReviewItem:
     target = Q(sample=item.sample_id) if item.sample_id else Q(query=query, sample__isnull=True)
     mine = Annotation.objects.filter(target, reviewer=reviewer).prefetch_related("failure_modes").first()
     modes = list(FailureMode.objects.filter(active=True))
-    chosen = [_choice(sample.scores) for sample in samples]
+    chosen = [selectors.top_choice(sample.scores) for sample in samples]
     return ReviewItem(item, query, responses, samples, item.sample, verdict, modes, mine, chosen)
-
-
-def _choice(scores: list[int] | None) -> int:
-    if not scores:
-        return -1
-    top = max(scores)
-    return scores.index(top) if scores.count(top) == 1 else -1
 
 
 def queue_progress(*, queue: ReviewQueue, reviewer: User) -> dict[str, int]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from reviews.models import ApiToken, Dataset, Query, Run, Verdict
+from reviews.models import Annotation, ApiToken, Dataset, Query, Run, Sample, Upload, Verdict
 
 NO_SUBSET = "__none__"  # the filter value that selects queries without a subset
 
@@ -56,12 +57,58 @@ def dataset_subsets(*, dataset: Dataset) -> list[tuple[str, str]]:
     return [(name or NO_SUBSET, name or "(none)") for name in names]
 
 
-def query_with_responses(*, dataset_name: str, query_id: int) -> Query:
-    return (
-        Query.objects.select_related("dataset")
-        .prefetch_related("responses")
-        .get(dataset__name=dataset_name, id=query_id)
+@dataclass
+class QueryPage:
+    """A query with its responses and, for one run, its k samples and verdict."""
+
+    query: Query
+    responses: list[Any]
+    runs: list[Run]
+    run: Run | None
+    samples: list[Sample] = field(default_factory=list)
+    verdict: Verdict | None = None
+    chosen: list[int] = field(default_factory=list)  # per sample: the response it scored highest, or -1
+    choice_counts: list[tuple[int, int]] = field(default_factory=list)  # (response position, samples)
+    annotations: list[Annotation] = field(default_factory=list)
+
+    @property
+    def samples_disagree(self) -> bool:
+        return len(self.choice_counts) > 1
+
+
+def query_page(*, dataset_name: str, query_id: int, run_id: int | None = None) -> QueryPage:
+    """Everything the query page shows, in six SQL statements whatever k or the response count.
+
+    The run is `run_id` when it judged this query, else the latest run that did."""
+    query = Query.objects.select_related("dataset").get(dataset__name=dataset_name, id=query_id)
+    responses = list(query.responses.all())
+    runs = list(
+        Run.objects.filter(verdicts__query=query).select_related("model_config").order_by("-created_at").distinct()
     )
+    run = next((r for r in runs if r.pk == run_id), runs[0] if runs else None)
+    page = QueryPage(query, responses, runs, run)
+    if run is None:
+        return page
+    page.samples = list(Sample.objects.filter(run=run, query=query).order_by("sample_index"))
+    page.verdict = next(iter(Verdict.objects.filter(run=run, query=query)), None)
+    page.chosen = [top_choice(sample.scores) for sample in page.samples]
+    counts = Counter(choice for choice in page.chosen if choice >= 0)
+    page.choice_counts = sorted(counts.items())
+    page.annotations = list(
+        Annotation.objects.filter(Q(sample__run=run, sample__query=query) | Q(query=query))
+        .select_related("reviewer")
+        .prefetch_related("failure_modes")
+        .order_by("sample_id", "reviewer__username")
+    )
+    return page
+
+
+def top_choice(scores: list[int] | None) -> int:
+    """The response a sample scored highest, or -1 for no scores or a tie."""
+    if not scores:
+        return -1
+    top = max(scores)
+    return scores.index(top) if scores.count(top) == 1 else -1
 
 
 def run_for_page(*, run_id: int) -> Run:
@@ -93,3 +140,48 @@ def run_accuracy(*, run: Run) -> dict[str, object]:
 def api_tokens_of(*, user: Any) -> QuerySet[ApiToken]:
     """A user's own API tokens, newest first (revoked ones too: they stay listed as revoked)."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class Activity:
+    when: Any
+    who: str
+    what: str
+    url: str
+
+
+def recent_activity(*, limit: int = 12) -> list[Activity]:
+    """The latest annotations, uploads and runs, newest first (three SQL statements)."""
+    from django.urls import reverse
+
+    events: list[Activity] = []
+    for annotation in Annotation.objects.select_related(
+        "reviewer", "sample__query__dataset", "query__dataset"
+    ).order_by("-updated_at")[:limit]:
+        query = annotation.sample.query if annotation.sample else annotation.query
+        assert query is not None
+        target = (
+            f"sample {annotation.sample.sample_index + 1} of {query.external_id}"
+            if annotation.sample
+            else query.external_id
+        )
+        events.append(
+            Activity(
+                annotation.updated_at,
+                annotation.reviewer.username,
+                f"{annotation.decision}ed {target}",
+                reverse("query-detail", args=[query.dataset.name, query.pk]),
+            )
+        )
+    for upload in Upload.objects.select_related("created_by").order_by("-created_at")[:limit]:
+        who = upload.created_by.username if upload.created_by else "—"
+        what = f"uploaded {upload.items:,} items into {upload.dataset_name} ({upload.status})"
+        events.append(Activity(upload.created_at, who, what, reverse("dataset-detail", args=[upload.dataset_name])))
+    for run in Run.objects.select_related("created_by", "dataset").order_by("-created_at")[:limit]:
+        who = run.created_by.username if run.created_by else "—"
+        events.append(
+            Activity(
+                run.created_at, who, f"started run {run.pk} on {run.dataset.name}", reverse("run-detail", args=[run.pk])
+            )
+        )
+    return sorted(events, key=lambda event: event.when, reverse=True)[:limit]

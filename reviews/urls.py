@@ -9,6 +9,7 @@ urlpatterns = [
     path("datasets/<slug:name>/runs/new/", views.run_new, name="run-new"),
     path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="run-progress"),
+    path("runs/<int:run_id>/row/", views.run_row, name="run-row"),
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
     path("tokens/", views.api_tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token-revoke"),

@@ -15,7 +15,7 @@ from django_htmx.middleware import HtmxDetails
 from reviews import queue_selectors, queue_services, run_services, selectors, services
 from reviews.forms import AnnotateForm, ApiTokenForm, QueueForm, RunForm
 from reviews.models import Dataset, Query, QueueItem, ReviewQueue, Run
-from reviews.roles import admin_required, reviewer_required
+from reviews.roles import admin_required, is_reviewer, reviewer_required
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -27,12 +27,20 @@ class UserHtmxHttpRequest(HtmxHttpRequest):
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "reviews/home.html",
-        {"datasets": selectors.datasets_overview(), "runs": selectors.runs_recent(limit=10)},
-    )
+def home(request: UserHtmxHttpRequest) -> HttpResponse:
+    context = {
+        "datasets": selectors.datasets_overview(),
+        "runs": selectors.runs_recent(limit=10),
+        "queues": queue_selectors.queues_overview(reviewer=request.user) if is_reviewer(request.user) else [],
+        "activity": selectors.recent_activity(limit=12),
+    }
+    return render(request, "reviews/home.html", context)
+
+
+@login_required
+def run_row(request: HttpRequest, run_id: int) -> HttpResponse:
+    """One run's row on the home page; it polls itself while the run is active."""
+    return render(request, "reviews/_run_row.html", {"run": _run_or_404(run_id)})
 
 
 @login_required
@@ -55,11 +63,16 @@ def dataset_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
 
 @login_required
 def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse:
+    """A query, its responses and label, and one run's k judgments of it side by side (`?run=`)."""
+    run_id = request.GET.get("run", "")
     try:
-        query = selectors.query_with_responses(dataset_name=name, query_id=query_id)
+        page = selectors.query_page(
+            dataset_name=name, query_id=query_id, run_id=int(run_id) if run_id.isdigit() else None
+        )
     except Query.DoesNotExist:
         raise Http404("No such query in this dataset") from None
-    return render(request, "reviews/query_detail.html", {"query": query, "dataset": query.dataset})
+    context = {"page": page, "query": page.query, "dataset": page.query.dataset}
+    return render(request, "reviews/query_detail.html", context)
 
 
 @admin_required

@@ -1,0 +1,39 @@
+"""The home page: my queues, runs with live progress, recent activity."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from reviews import queue_services
+from reviews.models import ReviewQueue, Run
+from tests.test_queues import build, make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_my_queues_runs_and_recent_activity(reviewer_client, reviewer_user):
+    _, run = make_run(queries=2, k=1)
+    queue = build(run, name="first pass", priority=ReviewQueue.Priority.UNREVIEWED)
+    item = queue_services.queue_next(queue=queue, reviewer=reviewer_user)
+    assert item is not None
+    queue_services.queue_submit(item=item, reviewer=reviewer_user, decision="reject")
+    page = reviewer_client.get(reverse("home")).content.decode()
+    assert 'id="my-queues"' in page
+    assert "first pass" in page
+    assert "1 of 2" in page
+    assert f"{reviewer_user.username} <a" in page
+    assert "rejected sample 1 of" in page
+    assert f'id="run-row-{run.pk}"' in page
+
+
+def test_an_active_run_row_polls_itself_and_stops_when_done(reviewer_client):
+    _, run = make_run(queries=1, k=1)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, queries_total=4, queries_done=1)
+    row = reviewer_client.get(reverse("run-row", args=[run.pk])).content.decode()
+    assert 'hx-trigger="every 2s"' in row
+    assert '<progress max="4" value="1">' in row
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE, queries_done=4)
+    row = reviewer_client.get(reverse("run-row", args=[run.pk])).content.decode()
+    assert "hx-trigger" not in row
+    assert '<progress max="4" value="4">' in row
