@@ -177,6 +177,9 @@ class Run(models.Model):
     tokens_generated = models.BigIntegerField(default=0)
     generation_seconds = models.FloatField(default=0.0)
     failed_query_ids = models.JSONField(default=list, blank=True, help_text="Queries whose batch failed for good.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="Computed when the run ends: accuracy as k grows, bias diagnostics."
+    )
     error_message = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"

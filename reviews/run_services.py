@@ -258,7 +258,18 @@ def _refresh_locked(run_id: int) -> None:
     failed = len(run.failed_query_ids or [])
     if done + failed >= run.queries_total:
         status = Run.Status.DONE if done else Run.Status.FAILED
-        Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(status=status, finished_at=timezone.now())
+        ended = Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(
+            status=status, finished_at=timezone.now()
+        )
+        if ended and status == Run.Status.DONE:
+            from workers.tasks import run_report  # workers import reviews: import at call time
+
+            transaction.on_commit(lambda: run_report.delay(run_id))
+
+
+def run_report_store(*, run_id: int, report: dict[str, Any]) -> None:
+    """Keep a finished run's computed report (accuracy as k grows, bias diagnostics)."""
+    Run.objects.filter(id=run_id).update(report=report)
 
 
 def run_cancel(*, run: Run) -> bool:

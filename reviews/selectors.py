@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from reviews.models import Annotation, ApiToken, Dataset, Query, Run, Sample, Upload, Verdict
+from reviews.models import Annotation, ApiToken, Dataset, Query, Response, Run, Sample, Upload, Verdict
 
 NO_SUBSET = "__none__"  # the filter value that selects queries without a subset
 
@@ -134,7 +136,17 @@ def run_accuracy(*, run: Run) -> dict[str, object]:
     ]
     total = sum(row["total"] for row in rows)
     right = sum(row["right"] for row in rows)
-    return {"total": total, "right": right, "accuracy": right / total if total else None, "subsets": subsets}
+    meta = Verdict.objects.filter(run=run, meta_correct__isnull=False).aggregate(
+        total=Count("id"), right=Count("id", filter=Q(meta_correct=True))
+    )
+    return {
+        "total": total,
+        "right": right,
+        "accuracy": right / total if total else None,
+        "subsets": subsets,
+        "meta_total": meta["total"],
+        "meta_accuracy": meta["right"] / meta["total"] if meta["total"] else None,
+    }
 
 
 def api_tokens_of(*, user: Any) -> QuerySet[ApiToken]:
@@ -185,3 +197,76 @@ def recent_activity(*, limit: int = 12) -> list[Activity]:
             )
         )
     return sorted(events, key=lambda event: event.when, reverse=True)[:limit]
+
+
+def run_report_inputs(*, run_id: int) -> Iterator[tuple[Query, list[int], list[Sample]]]:
+    """Each labelled-or-not query of a run with its response lengths and samples, query by query
+    (for the worker's report; reads in chunks of 2,000 queries)."""
+    from django.db.models.functions import Length
+
+    query_ids = list(Verdict.objects.filter(run_id=run_id).order_by("query_id").values_list("query_id", flat=True))
+    for start in range(0, len(query_ids), 2000):
+        chunk = query_ids[start : start + 2000]
+        queries = Query.objects.in_bulk(chunk)
+        lengths: dict[int, list[int]] = defaultdict(list)
+        for query_id, length in (
+            Response.objects.filter(query_id__in=chunk)
+            .order_by("query_id", "position")
+            .annotate(n=Length("text"))
+            .values_list("query_id", "n")
+        ):
+            lengths[query_id].append(length)
+        samples: dict[int, list[Sample]] = defaultdict(list)
+        for sample in (
+            Sample.objects.filter(run_id=run_id, query_id__in=chunk)
+            .order_by("query_id", "sample_index")
+            .only("query_id", "scores", "permutation", "meta_score", "parse_status")
+        ):
+            samples[sample.query_id].append(sample)
+        for query_id in chunk:
+            yield queries[query_id], lengths[query_id], samples[query_id]
+
+
+def accuracy_chart(report: dict[str, Any], *, width: int = 520, height: int = 240) -> dict[str, Any] | None:
+    """Geometry of the accuracy-vs-k chart (server-rendered SVG): k on a log2 axis, accuracy on y."""
+    curves: dict[str, dict[int, float]] = {}
+    for name, key in (("Voting@k", "voting_curve"), ("MetaRM@k", "meta_curve")):
+        points = report.get(key) or {}
+        if points:
+            curves[name] = {int(k): float(v) for k, v in points.items()}
+    if not curves:
+        return None
+    ks = sorted({k for points in curves.values() for k in points})
+    values = [v for points in curves.values() for v in points.values()]
+    low, high = max(0.0, min(values) - 0.05), min(1.0, max(values) + 0.05)
+    if high - low < 0.1:
+        low, high = max(0.0, high - 0.1), max(high, 0.1)
+    left, right, top, bottom = 48, width - 16, 12, height - 32
+    span = math.log2(ks[-1]) if ks[-1] > 1 else 1.0
+
+    def x(k: int) -> float:
+        return left + (right - left) * (math.log2(k) / span if ks[-1] > 1 else 0.5)
+
+    def y(v: float) -> float:
+        return bottom - (bottom - top) * (v - low) / (high - low)
+
+    series = [
+        {
+            "name": name,
+            "points": " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in sorted(points.items())),
+            "dots": [{"x": round(x(k), 1), "y": round(y(v), 1), "k": k, "value": v} for k, v in sorted(points.items())],
+        }
+        for name, points in curves.items()
+    ]
+    ticks = [{"y": round(y(v), 1), "label": f"{v:.2f}"} for v in (low, (low + high) / 2, high)]
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": right,
+        "top": top,
+        "bottom": bottom,
+        "series": series,
+        "x_ticks": [{"x": round(x(k), 1), "label": k} for k in ks],
+        "y_ticks": ticks,
+    }

@@ -114,7 +114,12 @@ def _run_or_404(run_id: int) -> Run:
 @login_required
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_or_404(run_id)
-    context = {"run": run, "accuracy": selectors.run_accuracy(run=run)}
+    context = {
+        "run": run,
+        "accuracy": selectors.run_accuracy(run=run),
+        "chart": selectors.accuracy_chart(run.report),
+        "bias": run.report.get("bias"),
+    }
     return render(request, "reviews/run_detail.html", context)
 
 

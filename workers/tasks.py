@@ -21,7 +21,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import connection
 
-from reviews import run_services, upload_services
+from reviews import run_services, selectors, upload_services
 from reviews.models import Dataset, ModelConfig, Run
 from workers.backends.base import Backend, BackendError, PermanentBackendError, TransientBackendError, load_backend
 
@@ -147,6 +147,28 @@ def ingest_upload(upload_id: int) -> str | None:
     """Ingest an upload received by the web process (cpu queue); returns its final status."""
     upload = upload_services.upload_ingest(upload_id)
     return upload.status if upload else None
+
+
+@shared_task(name="workers.tasks.run_report")
+def run_report(run_id: int) -> dict[str, Any]:
+    """Compute a finished run's accuracy-vs-k curves and bias diagnostics (numpy: worker only)."""
+    from workers.grm.bias import bias_diagnostics
+    from workers.grm.curves import QuerySamples, accuracy_curve
+
+    labelled: list[QuerySamples] = []
+    bias_input: list[tuple[Any, Any, int | None, list[int]]] = []
+    for query, lengths, samples in selectors.run_report_inputs(run_id=run_id):
+        valid = [s.scores if s.parse_status == "ok" else None for s in samples]
+        if query.best_index is not None and len(lengths) >= 2 and samples:
+            labelled.append(QuerySamples(valid, query.best_index, [s.meta_score for s in samples]))
+        bias_input.extend((s.scores, s.permutation, query.best_index, lengths) for s in samples)
+    report: dict[str, Any] = {"bias": bias_diagnostics(bias_input), "labelled_queries": len(labelled)}
+    if labelled:
+        report["voting_curve"] = {str(k): v for k, v in accuracy_curve(labelled).items()}
+        if any(q.meta_scores and any(m is not None for m in q.meta_scores) for q in labelled):
+            report["meta_curve"] = {str(k): v for k, v in accuracy_curve(labelled, meta=True).items()}
+    run_services.run_report_store(run_id=run_id, report=report)
+    return report
 
 
 @shared_task(name="workers.tasks.runs_watchdog")
