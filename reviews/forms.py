@@ -65,3 +65,22 @@ class AnnotateForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=10_000)
     time_spent_ms = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+
+
+class SearchForm(forms.Form):
+    text = forms.CharField(required=False, max_length=200, label="Text", help_text="In the id or the user's query.")
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("name"), to_field_name="name", required=False, empty_label="any dataset"
+    )
+    subset = forms.CharField(required=False, max_length=100)
+    run = forms.ModelChoiceField(
+        queryset=Run.objects.select_related("dataset").order_by("-created_at"), required=False, empty_label="any run"
+    )
+    correct = forms.NullBooleanField(
+        required=False,
+        widget=forms.Select(choices=[("", "right or wrong"), ("true", "voted right"), ("false", "voted wrong")]),
+    )
+    failure_mode = forms.ModelChoiceField(
+        queryset=FailureMode.objects.all(), to_field_name="code", required=False, empty_label="any failure mode"
+    )
+    reviewer = forms.CharField(required=False, max_length=150, help_text="Username.")

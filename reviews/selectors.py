@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from reviews.models import Annotation, ApiToken, Dataset, Query, Response, Run, Sample, Upload, Verdict
 
@@ -270,3 +270,37 @@ def accuracy_chart(report: dict[str, Any], *, width: int = 520, height: int = 24
         "x_ticks": [{"x": round(x(k), 1), "label": k} for k in ks],
         "y_ticks": ticks,
     }
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    dataset: str = ""
+    subset: str = ""
+    run: int | None = None
+    correct: bool | None = None  # the run's verdict on the query
+    failure_mode: str = ""
+    reviewer: str = ""
+    text: str = ""
+
+
+def search_queries(filters: SearchFilters) -> QuerySet[Query]:
+    """Queries matching every given filter, newest dataset rows last; annotations count whether
+    they are on the query itself or on one of its samples."""
+    queries = Query.objects.select_related("dataset").annotate(response_count=Count("responses")).order_by("id")
+    if filters.dataset:
+        queries = queries.filter(dataset__name=filters.dataset)
+    if filters.subset:
+        queries = queries.filter(subset=filters.subset)
+    if filters.run is not None:
+        verdicts = Verdict.objects.filter(run_id=filters.run, query=OuterRef("pk"))
+        if filters.correct is not None:
+            verdicts = verdicts.filter(correct=filters.correct)
+        queries = queries.filter(Exists(verdicts))
+    annotations = Annotation.objects.filter(Q(query=OuterRef("pk")) | Q(sample__query=OuterRef("pk")))
+    if filters.failure_mode:
+        queries = queries.filter(Exists(annotations.filter(failure_modes__code=filters.failure_mode)))
+    if filters.reviewer:
+        queries = queries.filter(Exists(annotations.filter(reviewer__username=filters.reviewer)))
+    if filters.text:
+        queries = queries.filter(Q(external_id__icontains=filters.text) | Q(prompt__icontains=filters.text))
+    return queries

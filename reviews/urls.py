@@ -13,6 +13,7 @@ urlpatterns = [
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="run-cancel"),
     path("tokens/", views.api_tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token-revoke"),
+    path("search/", views.search, name="search"),
     path("queues/", views.queues, name="queues"),
     path("queues/new/", views.queue_new, name="queue-new"),
     path("queues/<int:queue_id>/", views.queue_review, name="queue-review"),

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from reviews import queue_selectors, queue_services, run_services, selectors, services
-from reviews.forms import AnnotateForm, ApiTokenForm, QueueForm, RunForm
+from reviews.forms import AnnotateForm, ApiTokenForm, QueueForm, RunForm, SearchForm
 from reviews.models import Dataset, Query, QueueItem, ReviewQueue, Run
 from reviews.roles import admin_required, is_reviewer, reviewer_required
 
@@ -283,3 +283,26 @@ def queue_agreement(request: HttpRequest, queue_id: int) -> HttpResponse:
     queue = _queue_or_404(queue_id)
     summary = queue_selectors.queue_agreement(queue=queue)
     return render(request, "reviews/queue_agreement.html", {"queue": queue, "agreement": summary})
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """Queries by dataset, subset, run and its verdict, failure mode, reviewer and text."""
+    form = SearchForm(request.GET)
+    page = None
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.SearchFilters(
+            dataset=data["dataset"].name if data["dataset"] else "",
+            subset=data["subset"],
+            run=data["run"].pk if data["run"] else None,
+            correct=data["correct"],
+            failure_mode=data["failure_mode"].code if data["failure_mode"] else "",
+            reviewer=data["reviewer"],
+            text=data["text"].strip(),
+        )
+        page = Paginator(selectors.search_queries(filters), 50).get_page(request.GET.get("page"))
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    context = {"form": form, "page": page, "query_string": query_string.urlencode()}
+    return render(request, "reviews/search.html", context)

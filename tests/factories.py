@@ -40,7 +40,8 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     def roles(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         user = cast(User, self)  # factory_boy passes the built instance as the first argument
         if create and extracted:
-            user.groups.set(Group.objects.filter(name__in=extracted))
+            # get_or_create: a transactional test before this one flushed the groups migration 0002 made.
+            user.groups.set([Group.objects.get_or_create(name=name)[0] for name in extracted])
         if create:
             user.save()
 
