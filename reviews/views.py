@@ -248,6 +248,7 @@ def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) ->
         context = _review_context(queue, request.user, item, errors=form.errors)
         return render(request, "reviews/_review_item.html", context, status=400)
     data = form.cleaned_data
+    corrected = [value.strip() for value in request.POST.getlist("corrected_scores")]
     try:
         queue_services.queue_submit(
             item=item,
@@ -255,6 +256,7 @@ def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) ->
             decision=data["decision"],
             failure_modes=data["failure_modes"],
             note=data["note"],
+            corrected_scores=_corrected_scores(corrected),
             time_spent_ms=data["time_spent_ms"],
         )
     except services.AnnotationInvalid as exc:
@@ -264,6 +266,15 @@ def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) ->
         return redirect("queue-review", queue_id=queue.pk)
     following = queue_services.queue_next(queue=queue, reviewer=request.user)
     return render(request, "reviews/_review_item.html", _review_context(queue, request.user, following))
+
+
+def _corrected_scores(values: list[str]) -> list[int] | None:
+    """The reviewer's own scores, one per response, or None when they left every box empty."""
+    if not any(values):
+        return None
+    if not all(value.isdigit() for value in values):
+        raise services.AnnotationInvalid("corrected_scores", "give a whole number from 1 to 10 for every response")
+    return [int(value) for value in values]
 
 
 @never_cache

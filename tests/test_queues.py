@@ -309,3 +309,28 @@ def test_agreement_changes_when_a_second_reviewer_annotates(admin_client):
     page = admin_client.get(reverse("queue-agreement", args=[queue.pk])).content.decode()
     assert bob.username in page
     assert "Disagreements (1)" in page
+
+
+def test_a_reviewer_may_correct_the_scores_all_or_none(reviewer_page, reviewer_user):
+    _, run = make_run(queries=2, k=1, responses=2)
+    queue = build(run)
+    token = csrf(reviewer_page, reverse("queue-review", args=[queue.pk]))
+    item = Assignment.objects.get(reviewer=reviewer_user).item
+    annotate = reverse("queue-annotate", args=[queue.pk, item.pk])
+    half = reviewer_page.post(
+        annotate,
+        {"decision": "reject", "corrected_scores": ["4", ""]},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert half.status_code == 400
+    assert "every response" in half.content.decode()
+    assert Annotation.objects.count() == 0
+    full = reviewer_page.post(
+        annotate,
+        {"decision": "reject", "corrected_scores": ["4", "8"]},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert full.status_code == 200
+    assert Annotation.objects.get().corrected_scores == [4, 8]

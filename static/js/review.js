@@ -22,7 +22,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    const typing = event.target.closest("textarea, input[type=text], select");
+    const typing = event.target.closest("textarea, input[type=text], input[type=number], select");
     if (typing) {
       if (event.key === "Escape") event.target.blur();
       return;
