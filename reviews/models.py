@@ -488,6 +488,7 @@ class ReviewQueue(models.Model):
     reviewers_per_item = models.PositiveSmallIntegerField(default=1)
     reservation_seconds = models.PositiveIntegerField(default=600, help_text="How long a taken item stays yours.")
     item_count = models.PositiveIntegerField(default=0)
+    completed_count = models.PositiveIntegerField(default=0, help_text="Items with all the reviews they need.")
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

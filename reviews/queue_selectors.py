@@ -19,10 +19,7 @@ from reviews.models import Annotation, Assignment, FailureMode, QueueItem, Revie
 def queues_overview(*, reviewer: User) -> list[ReviewQueue]:
     """Active queues with items completed and this reviewer's own counts (three SQL statements)."""
     queues: list[ReviewQueue] = list(
-        ReviewQueue.objects.filter(active=True)
-        .select_related("dataset", "run")
-        .annotate(completed=Count("items", filter=Q(items__is_open=False)))
-        .order_by("-created_at")
+        ReviewQueue.objects.filter(active=True).select_related("dataset", "run").order_by("-created_at")
     )
     mine = dict(
         Assignment.objects.filter(reviewer=reviewer, state=Assignment.State.DONE, queue__in=queues)
@@ -31,7 +28,7 @@ def queues_overview(*, reviewer: User) -> list[ReviewQueue]:
     )
     for queue in queues:
         queue.mine_done = mine.get(queue.pk, 0)  # type: ignore[attr-defined]
-        queue.percent = round(100 * queue.completed / queue.item_count) if queue.item_count else 0  # type: ignore[attr-defined]
+        queue.percent = _percent(queue.completed_count, queue.item_count)  # type: ignore[attr-defined]
     return queues
 
 
@@ -70,15 +67,15 @@ def review_item(*, item: QueueItem, reviewer: User) -> ReviewItem:
 
 
 def queue_progress(*, queue: ReviewQueue, reviewer: User) -> dict[str, int]:
-    counts = QueueItem.objects.filter(queue=queue).aggregate(completed=Count("pk", filter=Q(is_open=False)))
+    """Items completed (kept on the queue row, not counted over its items) and the reviewer's own."""
+    completed = ReviewQueue.objects.filter(pk=queue.pk).values_list("completed_count", flat=True).first() or 0
     mine = Assignment.objects.filter(queue=queue, reviewer=reviewer, state=Assignment.State.DONE).count()
     total = queue.item_count
-    return {
-        "total": total,
-        "completed": counts["completed"],
-        "mine": mine,
-        "percent": round(100 * counts["completed"] / total) if total else 0,
-    }
+    return {"total": total, "completed": completed, "mine": mine, "percent": _percent(completed, total)}
+
+
+def _percent(part: int, whole: int) -> int:
+    return round(100 * part / whole) if whole else 0
 
 
 def _queue_annotations(queue: ReviewQueue) -> QuerySet[Annotation]:

@@ -231,7 +231,11 @@ def queue_submit(
             assignment.finished_at = now
             assignment.save()
             QueueItem.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1)
-            QueueItem.objects.filter(pk=item.pk, done_count__gte=item.queue.reviewers_per_item).update(is_open=False)
+            closed = QueueItem.objects.filter(
+                pk=item.pk, is_open=True, done_count__gte=item.queue.reviewers_per_item
+            ).update(is_open=False)
+            if closed:
+                ReviewQueue.objects.filter(pk=item.queue_id).update(completed_count=F("completed_count") + 1)
     return annotation
 
 

@@ -334,3 +334,17 @@ def test_a_reviewer_may_correct_the_scores_all_or_none(reviewer_page, reviewer_u
     )
     assert full.status_code == 200
     assert Annotation.objects.get().corrected_scores == [4, 8]
+
+
+def test_the_completed_count_follows_items_that_get_all_their_reviews():
+    _, run = make_run(queries=2, k=1)
+    queue = build(run, reviewers_per_item=2)
+    alice, bob = UserFactory.create(roles=["reviewer"]), UserFactory.create(roles=["reviewer"])
+    first = take(queue, alice)
+    queue_services.queue_submit(item=first, reviewer=alice, decision="accept")
+    queue.refresh_from_db()
+    assert queue.completed_count == 0
+    queue_services.queue_submit(item=first, reviewer=bob, decision="accept")
+    queue_services.queue_submit(item=first, reviewer=bob, decision="reject")  # again: counts once
+    queue.refresh_from_db()
+    assert queue.completed_count == 1
