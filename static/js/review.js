@@ -35,6 +35,12 @@
       return;
     }
     if (!form || help.open) return;
+    // Until htmx has taken over a freshly swapped form, a key would submit it as a plain page POST.
+    const item = document.getElementById("review-item");
+    if (item && (item.classList.contains("htmx-added") || item.classList.contains("htmx-settling"))) {
+      event.preventDefault();
+      return;
+    }
     const click = function (selector) {
       const button = form.querySelector(selector);
       if (button && !button.disabled) button.click();

@@ -1,0 +1,131 @@
+"""Reviewing in Chromium: annotation by keyboard alone, and the agreement page as a second reviewer joins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from reviews import queue_services
+from reviews.models import Annotation, FailureMode, QueueItem
+from tests.browser.conftest import judged_run, log_in, review_queue
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def current_item(page) -> str | None:
+    return page.locator("#review-item").get_attribute("data-item")
+
+
+# The next item is in place, and settled: htmx wires up swapped-in content only when it settles (20 ms later).
+NEXT_ITEM_READY = """before => {
+    const section = document.getElementById("review-item");
+    return section.dataset.item !== before && !section.matches(".htmx-added, .htmx-settling");
+}"""
+
+
+def answer_by_key(page, key: str) -> str | None:
+    """Press a decision key and wait for htmx to swap in the next item; returns that item's id (None: queue done)."""
+    before = current_item(page)
+    page.keyboard.press(key)
+    page.wait_for_function(NEXT_ITEM_READY, arg=before, timeout=10_000)
+    return current_item(page)
+
+
+def test_a_reviewer_annotates_three_items_with_the_keyboard_alone(page, live_server, reviewer_user):
+    _, run = judged_run(queries=3, k=1)
+    queue = review_queue(run)
+    log_in(page, live_server.url, reviewer_user.username)
+    url = f"{live_server.url}/queues/{queue.pk}/"
+    page.goto(url)
+    page.evaluate("window.__sameDocument = true")  # gone if anything loads the page again
+
+    page.keyboard.press("?")
+    assert page.locator("#review-help").evaluate("dialog => dialog.open") is True
+    page.keyboard.press("?")
+    assert page.locator("#review-help").evaluate("dialog => dialog.open") is False
+
+    first = current_item(page)
+    second_mode = page.locator('#annotate-form input[data-key="2"]')
+    assert not second_mode.is_checked()
+    page.keyboard.press("2")
+    assert second_mode.is_checked()
+    mode_code = second_mode.get_attribute("value")
+    second = answer_by_key(page, "r")
+    third = answer_by_key(page, "a")
+    # The third item starts with no failure mode ticked: the toggle belonged to the first item's form.
+    assert not page.locator("#annotate-form input[type=checkbox]:checked").count()
+    done = answer_by_key(page, "a")
+
+    assert done is None
+    assert page.locator("#queue-empty").is_visible()
+    assert page.url == url
+    assert page.evaluate("window.__sameDocument") is True, "an answer loaded a whole page instead of a fragment"
+    items = [first, second, third]
+    assert None not in items
+    assert len(set(items)) == 3
+    samples = {item.pk: item.sample_id for item in QueueItem.objects.filter(queue=queue)}
+    annotations = {
+        annotation.sample_id: annotation
+        for annotation in Annotation.objects.filter(reviewer=reviewer_user).prefetch_related("failure_modes")
+    }
+    assert set(annotations) == {samples[int(item)] for item in items if item}
+    decisions = [annotations[samples[int(item)]].decision for item in items if item]
+    assert decisions == [Annotation.Decision.REJECT, Annotation.Decision.ACCEPT, Annotation.Decision.ACCEPT]
+    modes = [{mode.code for mode in annotations[samples[int(item)]].failure_modes.all()} for item in items if item]
+    assert modes == [{mode_code}, set(), set()]
+    assert mode_code == FailureMode.objects.filter(active=True).order_by("position", "pk")[1].code
+    assert all(annotation.time_spent_ms > 0 for annotation in annotations.values())
+
+
+@dataclass
+class AgreementFigures:
+    reviewers: list[str]
+    disagreements: str
+    kappa: str | None
+
+
+def agreement_figures(page) -> AgreementFigures:
+    page.reload()
+    kappa = page.locator("#decision-kappa")
+    return AgreementFigures(
+        reviewers=page.locator("table.grid tbody tr td:first-child").all_inner_texts(),
+        disagreements=page.locator("h2", has_text="Disagreements").inner_text(),
+        kappa=kappa.inner_text() if kappa.count() else None,
+    )
+
+
+def test_the_agreement_page_follows_a_second_reviewer(new_page, live_server, admin_user, reviewer_user):
+    _, run = judged_run(queries=3, k=1)
+    queue = review_queue(run, reviewers_per_item=2)
+    items = list(QueueItem.objects.filter(queue=queue).order_by("rank"))
+    first_decisions = ["reject", "accept", "accept"]
+    for item, decision in zip(items, first_decisions, strict=True):
+        queue_services.queue_submit(item=item, reviewer=reviewer_user, decision=decision)
+    # The second reviewer disagrees on the last item only: observed agreement 2/3, chance 4/9, kappa 0.4.
+    second_decisions = {str(item.pk): key for item, key in zip(items, ["r", "a", "r"], strict=True)}
+
+    admin_page = new_page()
+    log_in(admin_page, live_server.url, admin_user.username)
+    admin_page.goto(f"{live_server.url}/queues/{queue.pk}/agreement/")
+    before = agreement_figures(admin_page)
+    assert before.disagreements == "Disagreements (0)"
+    assert before.kappa is None  # no unit has two annotations yet
+    assert reviewer_user.username in before.reviewers
+
+    second = UserFactory.create(username="sam-second", roles=["reviewer"])
+    reviewer_page = new_page()
+    log_in(reviewer_page, live_server.url, second.username)
+    reviewer_page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    shown = current_item(reviewer_page)
+    while shown is not None:
+        shown = answer_by_key(reviewer_page, second_decisions.pop(shown))
+    assert second_decisions == {}
+
+    after = agreement_figures(admin_page)
+    assert after.disagreements == "Disagreements (1)"
+    assert after.kappa == "0.400"
+    assert second.username in after.reviewers
+    assert second.username not in before.reviewers
+    assert admin_page.locator("td .tag.bad", has_text=f"{second.username}: reject").count() == 1
