@@ -181,9 +181,21 @@ def queue_next(*, queue: ReviewQueue, reviewer: User) -> QueueItem | None:
             .order_by("rank")
             .select_for_update(skip_locked=True, of=("self",))
         )
-        item = candidates.first()
-        if item is None:
-            return None
+        # The candidate query saw other reservations as of its start; one committed since may hold the
+        # item now locked. Count them again (a new statement sees every commit) and pass such items.
+        passed: list[int] = []
+        while True:
+            item = candidates.exclude(pk__in=passed).first()
+            if item is None:
+                return None
+            others = (
+                Assignment.objects.filter(item=item, state=Assignment.State.RESERVED, expires_at__gt=now)
+                .exclude(reviewer=reviewer)
+                .count()
+            )
+            if others < queue.reviewers_per_item - item.done_count:
+                break
+            passed.append(item.pk)
         Assignment.objects.update_or_create(
             item=item,
             reviewer=reviewer,

@@ -18,13 +18,14 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from tests.bench import ingest, sampling, uploads  # noqa: E402
+from tests.bench import ingest, review, sampling, uploads  # noqa: E402
 
 Benchmark = Callable[[], Iterator[tuple[str, float | int | str]]]
 BENCHMARKS: dict[str, Benchmark] = {
     "import": ingest.bench_import,
     "sampling": sampling.bench_sampling,
     "uploads": uploads.bench_uploads,
+    "review": review.bench_review,
 }
 
 
