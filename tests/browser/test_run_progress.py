@@ -95,3 +95,10 @@ def test_an_admin_starts_a_run_and_watches_its_progress_bar_fill(page, live_serv
     assert Sample.objects.filter(run=run).count() == 6
     page.reload()
     assert page.locator("h1 .status").get_attribute("class") == "status done"
+
+    # Open one of the judged queries: its two samples are there as cards, beside the vote.
+    page.goto(f"{live_server.url}/datasets/tiny/")
+    page.locator("a[href*='/queries/']").first.click()
+    page.wait_for_url(f"{live_server.url}/datasets/tiny/queries/*/")
+    assert page.locator("article.sample").count() == 2
+    assert page.locator("#verdict-summary").count() == 1
