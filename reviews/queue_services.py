@@ -223,7 +223,10 @@ def queue_submit(
     """Annotate a queue item. Submitting again updates the same annotation and counts once."""
     now = timezone.now()
     with transaction.atomic():
+        is_open = QueueItem.objects.select_for_update().values_list("is_open", flat=True).get(pk=item.pk)
         assignment = Assignment.objects.select_for_update().filter(item=item, reviewer=reviewer).first()
+        if not is_open and (assignment is None or assignment.state != Assignment.State.DONE):
+            raise services.AnnotationInvalid("item", "this item already has the reviews it needs: take your next one")
         if time_spent_ms is None and assignment is not None:
             time_spent_ms = int((now - assignment.reserved_at).total_seconds() * 1000)
         annotation = services.annotation_submit(
@@ -249,6 +252,12 @@ def queue_submit(
             if closed:
                 ReviewQueue.objects.filter(pk=item.queue_id).update(completed_count=F("completed_count") + 1)
     return annotation
+
+
+def holds(*, item: QueueItem, reviewer: User) -> bool:
+    """Whether the reviewer may annotate the item now: they hold a live reservation or annotated it."""
+    live = Q(state=Assignment.State.RESERVED, expires_at__gt=timezone.now()) | Q(state=Assignment.State.DONE)
+    return Assignment.objects.filter(live, item=item, reviewer=reviewer).exists()
 
 
 def queue_skip(*, item: QueueItem, reviewer: User) -> None:

@@ -89,14 +89,14 @@ def _validated_rows(
     fmt: str,
     field_map: dict[str, str] | None,
     subset: str,
-    max_items: int,
+    max_items: int | None,
     report: ImportReport,
 ) -> Iterator[store.Row]:
     """Each good item as a row to store; every bad line goes to the report instead."""
     limits = Limits(max_responses=settings.GRM_MAX_RESPONSES, max_text_chars=settings.GRM_MAX_TEXT_CHARS)
     for items, (line, record) in enumerate(read_records(stream), start=1):
         report.lines, report.items = line, items
-        if items > max_items:
+        if max_items is not None and items > max_items:
             report.errors, report.error_count = [], 0
             message = f"the upload holds more than {max_items:,} items, the cap (GRM_UPLOAD_MAX_ITEMS)"
             report.add_error(RecordError(line, "", message))
@@ -157,7 +157,7 @@ def dataset_import(
                 partial=partial,
                 created_by=created_by,
                 source=source,
-                max_items=max_items or settings.GRM_UPLOAD_MAX_ITEMS,
+                max_items=max_items,
             )
     except ImportRefused:
         report.stored = False
@@ -183,7 +183,7 @@ def _import_in_transaction(
     partial: bool,
     created_by: User | None,
     source: str,
-    max_items: int,
+    max_items: int | None,
 ) -> None:
     store.lock_dataset(connection, report.dataset)
     dataset, new_dataset = Dataset.objects.get_or_create(

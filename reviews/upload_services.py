@@ -6,13 +6,15 @@ GRM_UPLOAD_DIR (shared by web and workers) and is deleted once ingested.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -138,7 +140,8 @@ def upload_create(
                 created_by=created_by,
             )
             os.replace(received, body_path(upload))
-            transaction.on_commit(lambda: ingest_upload.delay(upload.pk))
+            # robust: a broker that is down leaves the upload queued for the watchdog, not a 500.
+            transaction.on_commit(lambda: ingest_upload.delay(upload.pk), robust=True)
     except BaseException:
         received.unlink(missing_ok=True)
         raise
@@ -147,7 +150,33 @@ def upload_create(
 
 def upload_ingest(upload_id: int) -> Upload | None:
     """Ingest a received upload and record the outcome. Idempotent: an ended upload is left alone,
-    and one found mid-ingestion (its worker died; the import rolled back) starts again."""
+    one being ingested by a live worker too, and one whose worker died (the import rolled back)
+    starts again."""
+    with _held(upload_id) as ours:
+        if not ours:
+            return Upload.objects.filter(pk=upload_id).first()  # another worker holds it right now
+        return _ingest(upload_id)
+
+
+@contextlib.contextmanager
+def _held(upload_id: int) -> Iterator[bool]:
+    """PostgreSQL: a session lock per upload, so two copies of its task never ingest it at once."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = f"grm-upload:{upload_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        (ours,) = cursor.fetchone()
+    try:
+        yield bool(ours)
+    finally:
+        if ours:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
+def _ingest(upload_id: int) -> Upload | None:
     with transaction.atomic():
         upload = Upload.objects.select_for_update().filter(pk=upload_id).first()
         if upload is None or upload.status in Upload.ENDED:
@@ -169,6 +198,7 @@ def upload_ingest(upload_id: int) -> Upload | None:
                 partial=upload.partial,
                 created_by=upload.created_by,
                 source=upload.filename or f"upload {upload.pk}",
+                max_items=settings.GRM_UPLOAD_MAX_ITEMS,
             )
     except services.ImportRefused as refused:
         report = refused.report
@@ -212,3 +242,22 @@ def _finish(
     if path is not None:
         path.unlink(missing_ok=True)
     return upload
+
+
+def _stalled_before() -> Any:
+    return timezone.now() - timedelta(seconds=settings.GRM_RUN_STALL_SECONDS)
+
+
+def uploads_resume_stalled() -> list[int]:
+    """Queue again the uploads whose task never came (broker down, embedded broker after a crash)
+    or whose worker died mid-ingestion (the import rolled back): queued, or ingesting, for longer
+    than GRM_RUN_STALL_SECONDS. Ingestion is idempotent, so a late original does no harm."""
+    from workers.tasks import ingest_upload
+
+    before = _stalled_before()
+    stalled = list(
+        Upload.objects.filter(status=Upload.Status.QUEUED, created_at__lt=before).values_list("pk", flat=True)
+    ) + list(Upload.objects.filter(status=Upload.Status.INGESTING, started_at__lt=before).values_list("pk", flat=True))
+    for upload_id in stalled:
+        ingest_upload.delay(upload_id)
+    return stalled

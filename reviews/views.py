@@ -67,7 +67,7 @@ def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse
     run_id = request.GET.get("run", "")
     try:
         page = selectors.query_page(
-            dataset_name=name, query_id=query_id, run_id=int(run_id) if run_id.isdigit() else None
+            dataset_name=name, query_id=query_id, run_id=int(run_id) if run_id.isdecimal() else None
         )
     except Query.DoesNotExist:
         raise Http404("No such query in this dataset") from None
@@ -243,6 +243,11 @@ def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) ->
     """Annotate an item and answer with the next one (one request; a repeat stores one annotation)."""
     queue = _queue_or_404(queue_id)
     item = _item_or_404(queue, item_id)
+    if not queue_services.holds(item=item, reviewer=request.user):
+        following = queue_services.queue_next(queue=queue, reviewer=request.user)
+        message = "That item is not reserved for you (your reservation may have expired); here is your next one."
+        context = _review_context(queue, request.user, following, errors={"item": [message]})
+        return render(request, "reviews/_review_item.html", context, status=409)
     form = AnnotateForm(request.POST)
     if not form.is_valid():
         context = _review_context(queue, request.user, item, errors=form.errors)
@@ -272,7 +277,7 @@ def _corrected_scores(values: list[str]) -> list[int] | None:
     """The reviewer's own scores, one per response, or None when they left every box empty."""
     if not any(values):
         return None
-    if not all(value.isdigit() for value in values):
+    if not all(value.isdecimal() and len(value) <= 2 for value in values):
         raise services.AnnotationInvalid("corrected_scores", "give a whole number from 1 to 10 for every response")
     return [int(value) for value in values]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from reviews import services, upload_services
 from reviews.models import Dataset, Query, Response, Upload, UploadError
@@ -414,3 +416,22 @@ def test_a_connection_dropped_mid_body_on_a_real_server_stores_nothing(live_serv
     assert Upload.objects.count() == 0
     assert not Dataset.objects.filter(name="dropped").exists()
     assert not any(upload_dir.iterdir())
+
+
+def test_the_watchdog_queues_again_uploads_whose_task_never_came_or_died(api, monkeypatch, settings):
+    sent: list[int] = []
+    monkeypatch.setattr("workers.tasks.ingest_upload.delay", sent.append)
+    body = jsonl([{"id": "a", "prompt": "Q", "responses": ["x"], "rating": 5}])
+    response = api.upload(body, dataset="late")  # the task is captured, not run
+    assert response.status_code == 202
+    upload_id = response.json()["id"]
+    assert upload_services.uploads_resume_stalled() == []  # too recent to call stalled
+    old = timezone.now() - timedelta(seconds=settings.GRM_RUN_STALL_SECONDS + 1)
+    Upload.objects.filter(pk=upload_id).update(created_at=old)
+    sent.clear()
+    assert upload_services.uploads_resume_stalled() == [upload_id]
+    assert sent == [upload_id]
+    upload = upload_services.upload_ingest(upload_id)
+    assert upload is not None
+    assert (upload.status, upload.created) == ("done", 1)
+    assert upload_services.uploads_resume_stalled() == []

@@ -191,3 +191,12 @@ def test_preference_conversations_are_validated_and_must_match():
     other = [{"role": "user", "content": "Other question"}, {"role": "assistant", "content": "bad"}]
     good = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "good"}]
     assert "differs" in errors_of({"chosen": good, "rejected": other}, "preference")["rejected"]
+
+
+def test_text_no_database_can_hold_is_refused_by_field():
+    surrogate = {"id": "s", "prompt": "Q\ud800", "responses": ["a"], "rating": 3}
+    assert "unpaired surrogate (\\ud800)" in errors_of(surrogate, "native")["prompt"]
+    assert "NUL" in errors_of({"id": "a\x00b", "prompt": "Q", "responses": ["a"], "rating": 3}, "native")["id"]
+    assert "NUL" in errors_of({"prompt": "Q", "responses": ["a"], "rating": 3, "subset": "x\x00"}, "native")["subset"]
+    errors = errors_of({"prompt": "Q", "responses": ["a"], "rating": 3, "metadata": {"k": "\udfff"}}, "native")
+    assert "surrogate" in errors["metadata"]

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from reviews import queue_services
+from reviews import queue_services, services
 from reviews.models import Annotation, Assignment, FailureMode, QueueItem, ReviewQueue, Sample
 from tests.factories import (
     PASSWORD,
@@ -348,3 +348,29 @@ def test_the_completed_count_follows_items_that_get_all_their_reviews():
     queue_services.queue_submit(item=first, reviewer=bob, decision="reject")  # again: counts once
     queue.refresh_from_db()
     assert queue.completed_count == 1
+
+
+def test_only_the_holder_annotates_an_item_and_a_closed_item_takes_no_late_review(reviewer_page, reviewer_user):
+    _, run = make_run(queries=2, k=1)
+    queue = build(run)
+    alice = UserFactory.create(roles=["reviewer"])
+    held = take(queue, alice)
+    token = csrf(reviewer_page, reverse("queue-review", args=[queue.pk]))  # the page user takes the other item
+    answer = reviewer_page.post(
+        reverse("queue-annotate", args=[queue.pk, held.pk]),
+        {"decision": "accept"},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert answer.status_code == 409
+    assert "not reserved for you" in answer.content.decode()
+    assert Annotation.objects.count() == 0
+    # Alice's reservation expires, Bob takes and finishes the item; her late answer is refused.
+    Assignment.objects.filter(reviewer=alice).update(expires_at=timezone.now() - timedelta(seconds=1))
+    bob = UserFactory.create(roles=["reviewer"])
+    assert take(queue, bob) == held
+    queue_services.queue_submit(item=held, reviewer=bob, decision="accept")
+    with pytest.raises(services.AnnotationInvalid, match="already has the reviews"):
+        queue_services.queue_submit(item=held, reviewer=alice, decision="reject")
+    held.refresh_from_db()
+    assert held.done_count == 1

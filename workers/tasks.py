@@ -161,7 +161,8 @@ def run_report(run_id: int) -> dict[str, Any]:
         valid = [s.scores if s.parse_status == "ok" else None for s in samples]
         if query.best_index is not None and len(lengths) >= 2 and samples:
             labelled.append(QuerySamples(valid, query.best_index, [s.meta_score for s in samples]))
-        bias_input.extend((s.scores, s.permutation, query.best_index, lengths) for s in samples)
+        pairs = zip(samples, valid, strict=True)
+        bias_input.extend((scores, s.permutation, query.best_index, lengths) for s, scores in pairs)
     report: dict[str, Any] = {"bias": bias_diagnostics(bias_input), "labelled_queries": len(labelled)}
     if labelled:
         report["voting_curve"] = {str(k): v for k, v in accuracy_curve(labelled).items()}
@@ -173,7 +174,9 @@ def run_report(run_id: int) -> dict[str, Any]:
 
 @shared_task(name="workers.tasks.runs_watchdog")
 def runs_watchdog() -> list[int]:
-    """Periodic (celery beat): re-enqueue runs whose tasks died with a worker or were lost by the broker."""
+    """Periodic (celery beat): re-enqueue runs and uploads whose tasks died with a worker or were lost
+    by the broker."""
+    upload_services.uploads_resume_stalled()
     return run_services.runs_resume_stalled(stalled_for=timedelta(seconds=settings.GRM_RUN_STALL_SECONDS))
 
 

@@ -137,7 +137,7 @@ class UploadList(FilteredList):
     @staticmethod
     def _receive(django_request: Any) -> tuple[Any, str]:
         raw_length = django_request.META.get("CONTENT_LENGTH") or ""
-        content_length = int(raw_length) if raw_length.isdigit() else None
+        content_length = int(raw_length) if raw_length.isdecimal() else None
         if django_request.content_type == "multipart/form-data":
             if content_length is not None and content_length > settings.GRM_UPLOAD_MAX_BYTES:
                 raise upload_services.UploadRefused(upload_services.too_large_message(content_length), status=413)

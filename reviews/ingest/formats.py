@@ -87,8 +87,7 @@ class _Checker:
         if not allow_empty and not value.strip():
             self.fail(name, "must not be empty")
             return None
-        if "\x00" in value:
-            self.fail(name, "contains a NUL character (\\u0000), which cannot be stored")
+        if not self.storable(name, value):
             return None
         if len(value) > self.limits.max_text_chars:
             self.fail(name, f"is {len(value):,} characters, over the limit of {self.limits.max_text_chars:,}")
@@ -101,6 +100,18 @@ class _Checker:
             return None
         return self.record[name]
 
+    def storable(self, name: str, value: str) -> bool:
+        """False (with the error) for text no database can hold: NUL, or a lone UTF-16 surrogate."""
+        if "\x00" in value:
+            self.fail(name, "contains a NUL character (\\u0000), which cannot be stored")
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            self.fail(name, f"contains an unpaired surrogate (\\u{ord(value[exc.start]):04x}), which is not text")
+            return False
+        return True
+
     def external_id(self) -> str | None:
         value = self.record.get("id")
         if value is None:
@@ -109,6 +120,8 @@ class _Checker:
             self.fail("id", f"expected a string or an integer, got {json_type(value)}")
             return None
         text = str(value).strip()
+        if not self.storable("id", text):
+            return None
         if not text or len(text) > 200:
             self.fail("id", "must be 1 to 200 characters")
             return None
@@ -120,6 +133,8 @@ class _Checker:
             return default
         if not isinstance(value, str) or len(value) > 100:
             self.fail("subset", "expected a string of at most 100 characters")
+            return default
+        if not self.storable("subset", value):
             return default
         return value.strip()
 
@@ -194,8 +209,8 @@ class _Checker:
         if not isinstance(value, dict):
             self.fail(name, f"expected an object, got {json_type(value)}")
             return {}
-        if "\\u0000" in json.dumps(value):
-            self.fail(name, "contains a NUL character (\\u0000), which cannot be stored")
+        dumped = json.dumps(value, ensure_ascii=False)  # JSON writes a NUL as \\u0000
+        if not self.storable(name, dumped.replace("\\u0000", "\x00")):
             return {}
         return value
 

@@ -153,9 +153,10 @@ class Writer:
             self._store(cursor, rows)
         except (IntegrityError, psycopg.IntegrityError):
             cursor.execute("ROLLBACK TO SAVEPOINT grm_ingest_chunk")
-            return False
-        finally:
             cursor.execute("RELEASE SAVEPOINT grm_ingest_chunk")
+            return False
+        # Released only here and above: after any other error the transaction is aborted anyway.
+        cursor.execute("RELEASE SAVEPOINT grm_ingest_chunk")
         return True
 
     def _stored(self, cursor: Any, external_ids: list[str]) -> dict[str, tuple[int, str]]:

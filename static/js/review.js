@@ -21,7 +21,7 @@
   });
 
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const typing = event.target.closest("textarea, input[type=text], input[type=number], select");
     if (typing) {
       if (event.key === "Escape") event.target.blur();
