@@ -36,7 +36,7 @@ from django.utils import timezone
 from reviews import queue_services, services
 from reviews.models import Dataset, FailureMode, QueueItem, ReviewQueue, Run
 from reviews.roles import ADMIN, REVIEWER
-from tests.bench.uploads import _free_port, _wait_http
+from tests.bench.uploads import _free_port, _wait_http, start_gunicorn
 from tests.processes import process_env
 from workers.grm import voting
 from workers.grm.rft import is_correct
@@ -496,21 +496,7 @@ def load(queue: ReviewQueue, accounts: list[tuple[str, str]], env: dict[str, str
     """Reviewers annotating through gunicorn for LOAD_SECONDS; (the reviewers, the seconds measured)."""
     _collectstatic(env)
     port = _free_port()
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "grmweb.wsgi",
-            f"--bind=127.0.0.1:{port}",
-            "--workers=2",
-            "--worker-class=gthread",
-            "--threads=4",
-            "--timeout=120",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-    )
+    web = start_gunicorn(port, env)
     try:
         _wait_http(port, 60)
         window = Window(len(accounts) + 1, LOAD_SECONDS)

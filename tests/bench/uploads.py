@@ -146,6 +146,13 @@ def _descendants(pid: int) -> list[int]:
     return children
 
 
+def start_gunicorn(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The web app under gunicorn on loopback, with the worker class docker-compose uses."""
+    command = [sys.executable, "-m", "gunicorn", "grmweb.wsgi", f"--bind=127.0.0.1:{port}"]
+    options = ["--workers=2", "--worker-class=gthread", "--threads=4", "--timeout=120"]
+    return subprocess.Popen([*command, *options], env=env, cwd=settings.BASE_DIR)
+
+
 def _wait_http(port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -164,21 +171,7 @@ def upload_through_api(
 ) -> tuple[float, float, dict[str, Any], float, float]:
     """(seconds to 202, seconds to the final status, the upload, peak RSS MB web, peak RSS MB worker)."""
     port = _free_port()
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "grmweb.wsgi",
-            f"--bind=127.0.0.1:{port}",
-            "--workers=2",
-            "--worker-class=gthread",
-            "--threads=4",
-            "--timeout=120",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-    )
+    web = start_gunicorn(port, env)
     worker = subprocess.Popen(
         [*CELERY, "-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", f"bench-{port}@%h", "--loglevel=WARNING"],
         env=env,
