@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
-from tests.processes import process_env
+from tests.processes import celery_worker, process_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -64,20 +63,9 @@ class WorkerProcesses:
         log = Path(settings.DATA_DIR) / f"worker-{os.getpid()}-{index}.log"
         with log.open("wb") as out:
             worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "grmweb",
-                    "worker",
-                    "-Q",
-                    "cpu,gpu",
-                    "--pool=solo",
-                    "--loglevel=INFO",
-                    "-n",
-                    f"test-{os.getpid()}-{index}@%h",
-                ],
+                celery_worker(
+                    "-Q", "cpu,gpu", "--pool=solo", "--loglevel=INFO", "-n", f"test-{os.getpid()}-{index}@%h"
+                ),
                 cwd=ROOT,
                 env=process_env(**env),
                 stdout=out,

@@ -6,8 +6,14 @@ Kept free of pytest so the benchmarks, which also run on machines without test d
 from __future__ import annotations
 
 import os
+import sys
 
 from django.db import connection
+
+
+def celery_worker(*options: str) -> list[str]:
+    """The command line of a Celery worker of this project, with the given options."""
+    return [sys.executable, "-m", "celery", "-A", "grmweb", "worker", *options]
 
 
 def process_env(**extra: str) -> dict[str, str]:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from django.conf import settings
 
 from reviews import run_services, services
 from reviews.models import Query, Run
-from tests.processes import process_env
+from tests.processes import celery_worker, process_env
 
 QUERIES = 8
 K = 4
@@ -93,20 +92,7 @@ def bench_sampling() -> Iterator[tuple[str, float | int | str]]:
     log = Path(settings.DATA_DIR) / "bench-worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "grmweb",
-                "worker",
-                "-Q",
-                "cpu,gpu",
-                "--pool=solo",
-                "-n",
-                "bench@%h",
-                "--loglevel=WARNING",
-            ],
+            celery_worker("-Q", "cpu,gpu", "--pool=solo", "-n", "bench@%h", "--loglevel=WARNING"),
             cwd=ROOT,
             env=process_env(),
             stdout=out,

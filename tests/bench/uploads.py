@@ -30,11 +30,10 @@ from reviews.ingest import store
 from reviews.ingest.formats import Limits, normalize
 from reviews.models import Dataset, Query, Response, Upload
 from reviews.roles import ADMIN
-from tests.processes import process_env
+from tests.processes import celery_worker, process_env
 
 ITEMS = int(os.environ.get("GRM_BENCH_UPLOAD_ITEMS", "1000000"))
 RESPONSE_CHARS = 500
-CELERY = [sys.executable, "-m", "celery", "-A", "grmweb", "worker"]
 _WORDS = ["the", "model", "answer", "should", "explain", "each", "step", "clearly", "check", "units", "result"]
 
 
@@ -173,7 +172,7 @@ def upload_through_api(
     port = _free_port()
     web = start_gunicorn(port, env)
     worker = subprocess.Popen(
-        [*CELERY, "-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", f"bench-{port}@%h", "--loglevel=WARNING"],
+        celery_worker("-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", f"bench-{port}@%h", "--loglevel=WARNING"),
         env=env,
         cwd=settings.BASE_DIR,
     )
