@@ -5,6 +5,7 @@ Each function runs a fixed number of SQL statements, whatever k or the number of
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +122,7 @@ def queue_agreement(*, queue: ReviewQueue) -> QueueAgreement:
             "name": name,
             "count": len(times[name]),
             "accepted": sum(1 for unit in decisions.values() if unit.get(name) == Annotation.Decision.ACCEPT),
-            "median_seconds": _median(times[name]) / 1000,
+            "median_seconds": statistics.median(times[name]) / 1000,
             "with_majority": majority.get(name, (0, 0)),
         }
         for name in raters
@@ -158,11 +159,3 @@ def _summary(units: dict[Any, dict[str, Any]], raters: list[str]) -> dict[str, A
         "kappa": kappa,
         "alpha": agreement.krippendorff_alpha_nominal(pairable),
     }
-
-
-def _median(values: list[int]) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    middle = len(ordered) // 2
-    return float(ordered[middle]) if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
