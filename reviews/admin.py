@@ -9,7 +9,6 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
-from reviews import services
 from reviews.models import (
     Annotation,
     ApiToken,
@@ -25,6 +24,7 @@ from reviews.models import (
     Sample,
     Verdict,
 )
+from reviews.services.accounts import api_token_revoke
 
 
 @admin.register(Dataset)
@@ -163,7 +163,7 @@ class ReleaseAdmin(admin.ModelAdmin):
     search_fields = ("name", "sha256")
     list_select_related = ("rft_round", "created_by")
 
-    # A release is immutable once built: it is created by the export service, never edited here.
+    # A release is immutable once built: the admin lists and shows releases but never adds or edits one.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -215,5 +215,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         for token in queryset:
-            services.api_token_revoke(token=token)
+            api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")

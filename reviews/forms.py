@@ -7,26 +7,37 @@ from typing import Any
 from django import forms
 
 from reviews.models import Annotation, Dataset, FailureMode, ModelConfig, PromptTemplate, ReviewQueue, Run, Sample
+from reviews.selectors.datasets import dataset_subsets
+from reviews.services.runs import RUN_PARAMETERS
+
+
+def _number_field(name: str) -> forms.Field:
+    """A run parameter's form field, with the range, default and help that `run_create` enforces."""
+    limit = RUN_PARAMETERS[name]
+    if isinstance(limit.default, float):
+        return forms.FloatField(min_value=limit.low, max_value=limit.high, initial=limit.default, help_text=limit.help)
+    return forms.IntegerField(
+        min_value=int(limit.low), max_value=int(limit.high), initial=limit.default, help_text=limit.help
+    )
 
 
 class RunForm(forms.Form):
     model_config = forms.ModelChoiceField(queryset=ModelConfig.objects.all(), empty_label=None)
     template = forms.ModelChoiceField(queryset=PromptTemplate.objects.all(), empty_label=None)
     subset = forms.ChoiceField(required=False, help_text="Leave empty for the whole dataset.")
-    k = forms.IntegerField(min_value=1, max_value=64, initial=4, help_text="Samples per query.")
-    temperature = forms.FloatField(min_value=0.0, max_value=2.0, initial=0.5)
-    max_tokens = forms.IntegerField(min_value=1, max_value=32768, initial=512)
-    seed = forms.IntegerField(min_value=0, max_value=2**63 - 1, initial=0)
-    batch_size = forms.IntegerField(min_value=1, max_value=256, initial=8, help_text="Queries per worker task.")
+    k = _number_field("k")
+    temperature = _number_field("temperature")
+    max_tokens = _number_field("max_tokens")
+    seed = _number_field("seed")
+    batch_size = _number_field("batch_size")
     hinted = forms.BooleanField(required=False, help_text="Name the labelled best in the prompt (RFT data).")
     force_scores = forms.BooleanField(required=False, help_text="Constrain a sample without scores to give them.")
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        names = dataset.queries.order_by("subset").values_list("subset", flat=True).distinct()
         subset_field = self.fields["subset"]
         assert isinstance(subset_field, forms.ChoiceField)
-        subset_field.choices = [("", "All subsets"), *((name, name) for name in names if name)]
+        subset_field.choices = [("", "All subsets"), *dataset_subsets(dataset=dataset)]
         default_model = ModelConfig.objects.filter(is_default=True).first()
         default_template = PromptTemplate.objects.filter(is_default=True).first()
         self.fields["model_config"].initial = default_model

@@ -1,4 +1,5 @@
-"""Pages of the dashboard. Views read through selectors and write through services."""
+"""Pages of the dashboard. Each view validates its input with a form, calls a selector (reads) or a
+service (writes), and renders the page or, for htmx, the fragment; domain errors become form errors."""
 
 from __future__ import annotations
 
@@ -12,10 +13,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from reviews import queue_selectors, queue_services, run_services, selectors, services
+from reviews import charts
+from reviews.errors import AnnotationInvalid, ApplicationError
 from reviews.forms import AnnotateForm, ApiTokenForm, QueueForm, RunForm, SearchForm
 from reviews.models import Dataset, Query, QueueItem, ReviewQueue, Run
 from reviews.roles import admin_required, is_reviewer, reviewer_required
+from reviews.selectors import accounts as account_selectors
+from reviews.selectors import activity as activity_selectors
+from reviews.selectors import datasets as dataset_selectors
+from reviews.selectors import queues as queue_selectors
+from reviews.selectors import runs as run_selectors
+from reviews.selectors import search as search_selectors
+from reviews.services import accounts as account_services
+from reviews.services import queues as queue_services
+from reviews.services import runs as run_services
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -29,10 +40,10 @@ class UserHtmxHttpRequest(HtmxHttpRequest):
 @login_required
 def home(request: UserHtmxHttpRequest) -> HttpResponse:
     context = {
-        "datasets": selectors.datasets_overview(),
-        "runs": selectors.runs_recent(limit=10),
+        "datasets": dataset_selectors.datasets_overview(),
+        "runs": run_selectors.runs_recent(limit=10),
         "queues": queue_selectors.queues_overview(reviewer=request.user) if is_reviewer(request.user) else [],
-        "activity": selectors.recent_activity(limit=12),
+        "activity": activity_selectors.recent_activity(limit=12),
     }
     return render(request, "reviews/home.html", context)
 
@@ -48,12 +59,12 @@ def dataset_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, name=name)
     subset = request.GET.get("subset", "")
     text = request.GET.get("q", "").strip()
-    queries = selectors.dataset_queries(dataset=dataset, subset=subset, text=text)
+    queries = dataset_selectors.dataset_queries(dataset=dataset, subset=subset, text=text)
     page = Paginator(queries, 50).get_page(request.GET.get("page"))
     context = {
         "dataset": dataset,
         "page": page,
-        "subsets": selectors.dataset_subsets(dataset=dataset),
+        "subsets": dataset_selectors.dataset_subsets(dataset=dataset),
         "subset": subset,
         "text": text,
     }
@@ -66,7 +77,7 @@ def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse
     """A query, its responses and label, and one run's k judgments of it side by side (`?run=`)."""
     run_id = request.GET.get("run", "")
     try:
-        page = selectors.query_page(
+        page = dataset_selectors.query_page(
             dataset_name=name, query_id=query_id, run_id=int(run_id) if run_id.isdecimal() else None
         )
     except Query.DoesNotExist:
@@ -82,21 +93,10 @@ def run_new(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            run = run_services.run_create(
-                dataset=dataset,
-                model_config=data["model_config"],
-                template=data["template"],
-                k=data["k"],
-                temperature=data["temperature"],
-                max_tokens=data["max_tokens"],
-                seed=data["seed"],
-                batch_size=data["batch_size"],
-                hinted=data["hinted"],
-                force_scores=data["force_scores"],
-                query_filter={"subset": data["subset"]} if data["subset"] else {},
-                created_by=request.user if request.user.is_authenticated else None,
+            run = run_services.run_create_from(
+                dataset=dataset, params=data, created_by=request.user if request.user.is_authenticated else None
             )
-        except run_services.RunInvalid as exc:
+        except ApplicationError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Run {run.id} queued: {run.queries_total} queries, k = {run.k}.")
@@ -106,7 +106,7 @@ def run_new(request: HttpRequest, name: str) -> HttpResponse:
 
 def _run_or_404(run_id: int) -> Run:
     try:
-        return selectors.run_for_page(run_id=run_id)
+        return run_selectors.run_for_page(run_id=run_id)
     except Run.DoesNotExist:
         raise Http404("No such run") from None
 
@@ -116,8 +116,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_or_404(run_id)
     context = {
         "run": run,
-        "accuracy": selectors.run_accuracy(run=run),
-        "chart": selectors.accuracy_chart(run.report),
+        "accuracy": run_selectors.run_accuracy(run=run),
+        "chart": charts.accuracy_chart(run.report),
         "bias": run.report.get("bias"),
     }
     return render(request, "reviews/run_detail.html", context)
@@ -127,7 +127,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress fragment a running run's page polls; it stops polling once the run has ended."""
     run = _run_or_404(run_id)
-    context = {"run": run, "accuracy": selectors.run_accuracy(run=run)}
+    context = {"run": run, "accuracy": run_selectors.run_accuracy(run=run)}
     return render(request, "reviews/_run_progress.html", context)
 
 
@@ -150,10 +150,10 @@ def api_tokens(request: UserHtmxHttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     context: dict[str, object] = {}
     if request.method == "POST" and form.is_valid():
-        token, raw = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        token, raw = account_services.api_token_create(user=request.user, name=form.cleaned_data["name"])
         context.update(created=token, raw_token=raw)
         form = ApiTokenForm()
-    context.update(form=form, tokens=selectors.api_tokens_of(user=request.user))
+    context.update(form=form, tokens=account_selectors.api_tokens_of(user=request.user))
     template = "reviews/_tokens.html" if request.htmx else "reviews/tokens.html"
     return render(request, template, context)
 
@@ -162,8 +162,8 @@ def api_tokens(request: UserHtmxHttpRequest) -> HttpResponse:
 @login_required
 def api_token_revoke(request: UserHtmxHttpRequest, token_id: int) -> HttpResponse:
     """Revoke one of the user's own tokens (someone else's is a 404, like a token that does not exist)."""
-    token = get_object_or_404(selectors.api_tokens_of(user=request.user), id=token_id)
-    services.api_token_revoke(token=token)
+    token = get_object_or_404(account_selectors.api_tokens_of(user=request.user), id=token_id)
+    account_services.api_token_revoke(token=token)
     token.refresh_from_db()
     if request.htmx:
         return render(request, "reviews/_token_row.html", {"token": token})
@@ -205,7 +205,7 @@ def queue_new(request: UserHtmxHttpRequest) -> HttpResponse:
                 reservation_seconds=60 * data["reservation_minutes"],
                 created_by=request.user,
             )
-        except queue_services.QueueInvalid as exc:
+        except ApplicationError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Queue {queue.name} ready: {queue.item_count} items.")
@@ -264,7 +264,7 @@ def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) ->
             corrected_scores=_corrected_scores(corrected),
             time_spent_ms=data["time_spent_ms"],
         )
-    except services.AnnotationInvalid as exc:
+    except AnnotationInvalid as exc:
         context = _review_context(queue, request.user, item, errors={exc.field: [exc.message]})
         return render(request, "reviews/_review_item.html", context, status=400)
     if not request.htmx:
@@ -278,7 +278,7 @@ def _corrected_scores(values: list[str]) -> list[int] | None:
     if not any(values):
         return None
     if not all(value.isdecimal() and len(value) <= 2 for value in values):
-        raise services.AnnotationInvalid("corrected_scores", "give a whole number from 1 to 10 for every response")
+        raise AnnotationInvalid("corrected_scores", "give a whole number from 1 to 10 for every response")
     return [int(value) for value in values]
 
 
@@ -308,7 +308,7 @@ def search(request: HttpRequest) -> HttpResponse:
     page = None
     if form.is_valid():
         data = form.cleaned_data
-        filters = selectors.SearchFilters(
+        filters = search_selectors.SearchFilters(
             dataset=data["dataset"].name if data["dataset"] else "",
             subset=data["subset"],
             run=data["run"].pk if data["run"] else None,
@@ -317,7 +317,7 @@ def search(request: HttpRequest) -> HttpResponse:
             reviewer=data["reviewer"],
             text=data["text"].strip(),
         )
-        page = Paginator(selectors.search_queries(filters), 50).get_page(request.GET.get("page"))
+        page = Paginator(search_selectors.search_queries(filters), 50).get_page(request.GET.get("page"))
     query_string = request.GET.copy()
     query_string.pop("page", None)
     context = {"form": form, "page": page, "query_string": query_string.urlencode()}

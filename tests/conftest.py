@@ -13,6 +13,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from reviews.models import Dataset, ModelConfig, PromptTemplate
+from reviews.services.configs import defaults_ensure
+from reviews.services.datasets import demo_load
 from tests.factories import PASSWORD, UserFactory
 from tests.processes import celery_worker, process_env
 
@@ -26,6 +29,45 @@ def shared_data(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"public test data not found at {path} (it lives beside the checkout in CI)")
     return path
+
+
+class SentTasks(list):
+    """The tasks the domain sent through `reviews.enqueue`, as (task name, args), none reaching a broker.
+    `run` maps a task name to a function that runs it in place instead (e.g. the upload's ingestion)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run: dict[str, object] = {}
+
+    def send(self, name: str, *args: object) -> None:
+        self.append((name, args))
+        if name in self.run:
+            self.run[name](*args)  # type: ignore[operator]
+
+    def ids(self, name: str) -> list[object]:
+        """The first argument (a row id) of each task of this name, in the order sent."""
+        return [args[0] for sent, args in self if sent == name]
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings) -> None:
+    """MD5 instead of PBKDF2's million rounds: tests create and log in many users, and hashing is not under test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch) -> SentTasks:
+    sent = SentTasks()
+    monkeypatch.setattr("reviews.enqueue.send", sent.send)
+    return sent
+
+
+@pytest.fixture
+def demo(db) -> tuple[Dataset, PromptTemplate, ModelConfig]:
+    """The demo dataset, with the default prompt template and model configuration (for `start_run`)."""
+    demo_load()
+    template, model = defaults_ensure()
+    return Dataset.objects.get(name="demo"), template, model
 
 
 @pytest.fixture
@@ -90,7 +132,10 @@ class WorkerProcesses:
 
 
 @pytest.fixture
-def celery_workers(transactional_db) -> Iterator[WorkerProcesses]:
+def celery_workers(django_db_serialized_rollback, transactional_db) -> Iterator[WorkerProcesses]:
+    # Every transactional test restores the migrations' data (roles, failure modes, content types) by
+    # serialized rollback: one that flushed without it would re-create content types under new ids,
+    # and the next test restoring them would collide (Django #23727).
     from grmweb.celery import app
 
     app.control.purge()  # no message left over from another test reaches these workers

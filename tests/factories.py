@@ -1,4 +1,4 @@
-"""factory_boy factories for the domain models and users with roles."""
+"""factory_boy factories for the domain models and users with roles, and builders of runs and queues."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import factory
 from django.contrib.auth.models import Group, User
 from django.core.files.base import ContentFile
 
-from reviews import services
 from reviews.models import (
     Annotation,
     Dataset,
@@ -18,12 +17,17 @@ from reviews.models import (
     Query,
     Release,
     Response,
+    ReviewQueue,
     Run,
     Sample,
     Upload,
     UploadError,
     Verdict,
 )
+from reviews.services.annotations import annotation_submit
+from reviews.services.queues import QueueFilters, queue_create
+from reviews.services.runs import run_create
+from workers.backends.default_model import DEFAULT_MODEL
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -88,7 +92,7 @@ class ModelConfigFactory(factory.django.DjangoModelFactory[ModelConfig]):
         model = ModelConfig
 
     name = factory.Sequence(lambda n: f"model-{n}")
-    model = "smollm2-135m-instruct"
+    model = DEFAULT_MODEL
 
 
 class RunFactory(factory.django.DjangoModelFactory[Run]):
@@ -174,6 +178,55 @@ def one_of_each(*, dataset_name: str, reviewer: User) -> None:
     run = RunFactory.create(dataset=dataset)
     sample = SampleFactory.create(run=run, query=query, sample_index=0)
     VerdictFactory.create(run=run, query=query)
-    services.annotation_submit(reviewer=reviewer, sample=sample, decision=Annotation.Decision.ACCEPT)
+    annotation_submit(reviewer=reviewer, sample=sample, decision=Annotation.Decision.ACCEPT)
     UploadFactory.create(dataset_name=dataset_name)
     ReleaseFactory.create()
+
+
+def make_run(queries: int = 3, k: int = 2, responses: int = 2) -> tuple[Dataset, Run]:
+    """A dataset of labelled queries and a judged run of it: k samples and a verdict per query.
+
+    Every sample ranks Response 1 first, except sample 0 of the last query, which is wrong; sample meta
+    scores and vote entropies differ, so that each queue priority gives its own order.
+    """
+    dataset = DatasetFactory.create()
+    run = RunFactory.create(dataset=dataset, k=k)
+    for n in range(queries):
+        query = QueryFactory.create(dataset=dataset, best_index=0)
+        for position in range(responses):
+            ResponseFactory.create(query=query, position=position, text=f"**Answer** {position} of {n}")
+        for index in range(k):
+            wrong = n == queries - 1 and index == 0
+            scores = [3] + [7] * (responses - 1) if wrong else [9] + [2] * (responses - 1)
+            SampleFactory.create(
+                run=run,
+                query=query,
+                sample_index=index,
+                permutation=list(range(responses)),
+                scores=scores,
+                correct=not wrong,
+                meta_score=float(index - n),
+                principles="1. Accuracy (weight 60%)",
+                critique="Response 1 is *right*.",
+            )
+        VerdictFactory.create(run=run, query=query, vote_totals=[9 * k] + [2 * k] * (responses - 1), vote_entropy=n)
+    return dataset, run
+
+
+def make_queue(run: Run, dataset: Dataset | None = None, **options: Any) -> ReviewQueue:
+    """A review queue of the run's judgments, through the service (unreviewed first unless told otherwise)."""
+    return queue_create(
+        name=options.pop("name", "q"),
+        dataset=dataset or run.dataset,
+        run=run,
+        filters=options.pop("filters", QueueFilters()),
+        priority=options.pop("priority", ReviewQueue.Priority.UNREVIEWED),
+        **options,
+    )
+
+
+def start_run(demo: tuple[Dataset, PromptTemplate, ModelConfig], **options: Any) -> Run:
+    """A queued run of the `demo` fixture's dataset, created through the service (k=3 unless told)."""
+    dataset, template, model = demo
+    options.setdefault("k", 3)
+    return run_create(dataset=dataset, model_config=model, template=template, **options)

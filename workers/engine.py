@@ -1,7 +1,9 @@
 """Judging queries with a GRM: prompts, one batched generate call, parsing, voting. No Django here.
 
 Each sample shows the responses in its own seeded order; samples that drew the same order share one
-prompt, whose prefill the backend computes once for all of them.
+prompt, whose prefill the backend computes once for all of them. Each sample also draws from its own
+seed: a prompt gets a seed derived from (run seed, query, its first sample) and its j-th sample is
+drawn with that seed + j (the backend protocol's rule), so no two samples share a random stream.
 """
 
 from __future__ import annotations
@@ -11,56 +13,28 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workers.backends.base import Backend, Message
+from workers.backends.base import Backend, Generation, Message
 from workers.grm.parsing import Judgment, ParseStatus, parse_judgment
 from workers.grm.prompts import build_prompt, sample_permutation, to_original_order
+from workers.grm.results import QueryInput, QueryResult, SampleResult, Settings
 from workers.grm.rft import is_correct
 from workers.grm.voting import Vote, vote, vote_entropy
 
-
-@dataclass(frozen=True)
-class QueryInput:
-    key: str  # stable identity for seeding (the query's database id)
-    context: list[Message]
-    responses: list[str]
-    best_index: int | None = None
-    rating: int | None = None
+# Prompt seeds stay below this, so a prompt's sample seeds (seed + j, j < 1024; k is at most 64)
+# fit the signed 64-bit seed that vLLM and torch take.
+SEED_LIMIT = 2**63 - 1024
 
 
 @dataclass(frozen=True)
-class SampleResult:
-    sample_index: int
-    permutation: list[int]
-    raw_text: str
-    judgment: Judgment
-    scores: list[int] | None  # original order
-    forced: bool
+class _PromptGroup:
+    """One prompt to generate: the samples of one query that drew the same response order."""
+
+    query_number: int
+    order: tuple[int, ...]
+    sample_indexes: list[int]
+    messages: list[Message]
     hinted: bool
-    prompt_tokens: int
-    completion_tokens: int
-    latency_ms: int
-    correct: bool | None
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    query: QueryInput
-    samples: list[SampleResult]
-    vote: Vote
-    entropy: float
-    correct: bool | None
-
-
-@dataclass(frozen=True)
-class Settings:
-    template: str
-    k: int
-    temperature: float
-    max_tokens: int
-    seed: int
-    hinted: bool = False
-    force_scores: bool = False
-    min_tokens: int = 0
+    seed: int  # sample j of the group is drawn with seed + j
 
 
 def derived_seed(*parts: object) -> int:
@@ -69,90 +43,128 @@ def derived_seed(*parts: object) -> int:
 
 def judge(backend: Backend, queries: Sequence[QueryInput], settings: Settings) -> tuple[list[QueryResult], float]:
     """k judgments per query; returns the results and the seconds spent inside backend.generate."""
-    prompts: list[list[Message]] = []
-    counts: list[int] = []
-    owners: list[tuple[int, tuple[int, ...], list[int], bool]] = []
-    for query_number, query in enumerate(queries):
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for sample_index in range(settings.k):
-            permutation = sample_permutation(
-                len(query.responses), seed=settings.seed, query_key=query.key, sample_index=sample_index
-            )
-            groups.setdefault(tuple(permutation), []).append(sample_index)
-        for shown_order, sample_indexes in groups.items():
-            prompt = build_prompt(
-                settings.template,
-                context=query.context,
-                responses=query.responses,
-                permutation=shown_order,
-                hint_best=query.best_index if settings.hinted else None,
-            )
-            prompts.append(prompt.messages)
-            counts.append(len(sample_indexes))
-            owners.append((query_number, shown_order, sample_indexes, prompt.hinted))
+    groups = [group for number, query in enumerate(queries) for group in _prompt_groups(number, query, settings)]
+    outputs, generate_seconds = _generate(backend, groups, settings)
+    latency_ms = int(1000 * generate_seconds / max(1, sum(len(group.sample_indexes) for group in groups)))
+    per_query: list[list[SampleResult]] = [[] for _ in queries]
+    for group, generations in zip(groups, outputs, strict=True):
+        query = queries[group.query_number]
+        per_query[group.query_number].extend(
+            _sample_results(backend, query, group, generations, settings=settings, latency_ms=latency_ms)
+        )
+    results = [_query_result(query, samples, settings) for query, samples in zip(queries, per_query, strict=True)]
+    return results, generate_seconds
 
+
+def _prompt_groups(query_number: int, query: QueryInput, settings: Settings) -> list[_PromptGroup]:
+    """One prompt per distinct response order among the query's k samples, with its samples and seed."""
+    orders: dict[tuple[int, ...], list[int]] = {}
+    for sample_index in range(settings.k):
+        permutation = sample_permutation(
+            len(query.responses), seed=settings.seed, query_key=query.key, sample_index=sample_index
+        )
+        orders.setdefault(tuple(permutation), []).append(sample_index)
+    groups = []
+    for order, sample_indexes in orders.items():
+        prompt = build_prompt(
+            settings.template,
+            context=query.context,
+            responses=query.responses,
+            permutation=order,
+            hint_best=query.best_index if settings.hinted else None,
+        )
+        groups.append(
+            _PromptGroup(
+                query_number=query_number,
+                order=order,
+                sample_indexes=sample_indexes,
+                messages=prompt.messages,
+                hinted=prompt.hinted,
+                seed=derived_seed(settings.seed, query.key, "sample", sample_indexes[0]) % SEED_LIMIT,
+            )
+        )
+    return groups
+
+
+def _generate(
+    backend: Backend, groups: Sequence[_PromptGroup], settings: Settings
+) -> tuple[list[list[Generation]], float]:
+    """One backend call for every prompt: each group's samples, and the seconds it took."""
+    counts = [len(group.sample_indexes) for group in groups]
     greedy = settings.temperature == 0
     started = time.perf_counter()
     outputs = backend.generate(
-        prompts,
+        [group.messages for group in groups],
         # Greedy samples of one prompt are identical: generate one and copy it (vLLM refuses n > 1).
-        n=[1] * len(prompts) if greedy else counts,
+        n=[1] * len(groups) if greedy else counts,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
-        seed=settings.seed,
+        seed=[group.seed for group in groups],
         min_tokens=settings.min_tokens,
     )
-    generate_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     if greedy:
         outputs = [generations[:1] * count for generations, count in zip(outputs, counts, strict=True)]
-    latency_ms = int(1000 * generate_seconds / max(1, sum(counts)))
+    return outputs, seconds
 
-    per_query: list[list[SampleResult]] = [[] for _ in queries]
-    for messages, (query_number, order, sample_indexes, hinted), generations in zip(
-        prompts, owners, outputs, strict=True
-    ):
-        query = queries[query_number]
-        for sample_index, generation in zip(sample_indexes, generations, strict=True):
-            text = generation.text
-            judgment = parse_judgment(text, len(query.responses))
-            forced = False
-            if not judgment.valid and settings.force_scores:
-                forced_text = backend.force_scores(messages, text, n_responses=len(query.responses))
-                if forced_text is not None:
-                    forced_judgment = parse_judgment(forced_text, len(query.responses))
-                    if forced_judgment.valid:
-                        text, judgment, forced = forced_text, forced_judgment, True
-            scores = to_original_order(judgment.scores, order) if judgment.scores is not None else None
-            per_query[query_number].append(
-                SampleResult(
-                    sample_index=sample_index,
-                    permutation=list(order),
-                    raw_text=text,
-                    judgment=judgment,
-                    scores=scores,
-                    forced=forced,
-                    hinted=hinted,
-                    prompt_tokens=generation.prompt_tokens,
-                    completion_tokens=generation.completion_tokens,
-                    latency_ms=latency_ms,
-                    correct=is_correct(scores, best_index=query.best_index, rating=query.rating),
-                )
-            )
+
+def _sample_results(
+    backend: Backend,
+    query: QueryInput,
+    group: _PromptGroup,
+    generations: Sequence[Generation],
+    *,
+    settings: Settings,
+    latency_ms: int,
+) -> list[SampleResult]:
+    """Parse each generation of one prompt (forcing scores if asked) and map its scores back."""
     results = []
-    for query, samples in zip(queries, per_query, strict=True):
-        samples.sort(key=lambda sample: sample.sample_index)
-        valid = [sample.scores for sample in samples if sample.scores is not None]
-        result = vote(valid, len(query.responses), seed=derived_seed(settings.seed, query.key, "vote"))
+    for sample_index, generation in zip(group.sample_indexes, generations, strict=True):
+        text, judgment, forced = _scored_judgment(
+            backend, group.messages, generation.text, n_responses=len(query.responses), force=settings.force_scores
+        )
+        scores = to_original_order(judgment.scores, group.order) if judgment.scores is not None else None
         results.append(
-            QueryResult(
-                query=query,
-                samples=samples,
-                vote=result,
-                entropy=vote_entropy(valid),
-                correct=verdict_correct(result, query),
+            SampleResult(
+                sample_index=sample_index,
+                permutation=list(group.order),
+                raw_text=text,
+                judgment=judgment,
+                scores=scores,
+                forced=forced,
+                hinted=group.hinted,
+                prompt_tokens=generation.prompt_tokens,
+                completion_tokens=generation.completion_tokens,
+                latency_ms=latency_ms,
+                correct=is_correct(scores, best_index=query.best_index, rating=query.rating),
             )
         )
-    return results, generate_seconds
+    return results
+
+
+def _scored_judgment(
+    backend: Backend, messages: Sequence[Message], text: str, *, n_responses: int, force: bool
+) -> tuple[str, Judgment, bool]:
+    """(text, judgment, forced): the parsed sample, or its forced continuation when asked and it parses."""
+    judgment = parse_judgment(text, n_responses)
+    if judgment.valid or not force:
+        return text, judgment, False
+    forced_text = backend.force_scores(messages, text, n_responses=n_responses)
+    if forced_text is not None:
+        forced_judgment = parse_judgment(forced_text, n_responses)
+        if forced_judgment.valid:
+            return forced_text, forced_judgment, True
+    return text, judgment, False
+
+
+def _query_result(query: QueryInput, samples: list[SampleResult], settings: Settings) -> QueryResult:
+    """Voting@k over the query's valid samples (in sample order), its entropy and correctness."""
+    samples = sorted(samples, key=lambda sample: sample.sample_index)
+    valid = [sample.scores for sample in samples if sample.scores is not None]
+    result = vote(valid, len(query.responses), seed=derived_seed(settings.seed, query.key, "vote"))
+    return QueryResult(
+        query=query, samples=samples, vote=result, entropy=vote_entropy(valid), correct=verdict_correct(result, query)
+    )
 
 
 def verdict_correct(result: Vote, query: QueryInput) -> bool | None:
@@ -162,4 +174,13 @@ def verdict_correct(result: Vote, query: QueryInput) -> bool | None:
     return result.best_index == query.best_index
 
 
-__all__ = ["ParseStatus", "QueryInput", "QueryResult", "SampleResult", "Settings", "judge"]
+__all__ = [
+    "ParseStatus",
+    "QueryInput",
+    "QueryResult",
+    "SampleResult",
+    "Settings",
+    "derived_seed",
+    "judge",
+    "verdict_correct",
+]

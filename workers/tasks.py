@@ -1,18 +1,18 @@
-"""Celery tasks: thin entry points that load ids, call a service and record the outcome.
+"""Celery tasks: thin entry points and the only bridge from the domain to the engine. A task loads
+ids, reads its inputs through a selector, calls the pure engine, stores the result through a service
+and records the outcome.
 
-Heavy libraries load inside the worker, once per process: `backend_for` keeps one backend per
-model configuration. GPU-queue tasks are named `gpu_*` (routed by settings.CELERY_TASK_ROUTES).
+Heavy libraries load inside the worker, once per process (`workers.runtime`). GPU-queue tasks are
+named `gpu_*` (routed by settings.CELERY_TASK_ROUTES); the domain sends tasks by these names
+(`reviews.enqueue`), never importing this module.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
 import os
 import socket
-import sys
-import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,12 +21,15 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import connection
 
-from reviews import run_services, selectors, upload_services
 from reviews.models import Dataset, ModelConfig, Run
-from workers.backends.base import Backend, BackendError, PermanentBackendError, TransientBackendError, load_backend
+from reviews.selectors import runs as run_selectors
+from reviews.services import runs as run_services
+from reviews.services import uploads as upload_services
+from workers import runtime
+from workers.backends.base import Backend, PermanentBackendError, TransientBackendError
+from workers.engine import judge
 
 logger = logging.getLogger(__name__)
-_BACKENDS: dict[str, Backend] = {}
 MAX_RETRIES = 3
 
 
@@ -41,77 +44,13 @@ def ping() -> dict[str, object]:
     }
 
 
-def backend_for(model_config: ModelConfig) -> Backend:
-    """The backend for a model configuration, loaded on first use and kept while runs use it.
-
-    One model per worker process: loading another configuration frees the previous one first (two
-    vLLM engines would not fit on one GPU).
-    """
-    key = json.dumps(
-        [model_config.backend, model_config.model, model_config.base_url, model_config.generation_params],
-        sort_keys=True,
-    )
-    if key not in _BACKENDS:
-        _release_backends()
-        logger.info("loading %s backend for %s", model_config.backend, model_config.model)
-        try:
-            _BACKENDS[key] = load_backend(
-                model_config.backend,
-                model_config.model,
-                base_url=model_config.base_url,
-                options=model_config.generation_params,
-            )
-        except BackendError:
-            raise
-        except Exception as exc:  # a model that cannot load will not load on a retry either
-            raise PermanentBackendError(
-                f"cannot load {model_config.backend} model {model_config.model!r}: {exc}"
-            ) from exc
-    return _BACKENDS[key]
-
-
-def _release_backends() -> None:
-    if not _BACKENDS:
-        return
-    _BACKENDS.clear()
-    gc.collect()
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-class _Heartbeat:
-    """While a batch generates, mark its run as alive every `interval` seconds (a separate thread)."""
-
-    def __init__(self, run_id: int, interval: float) -> None:
-        self.run_id = run_id
-        self.interval = interval
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"heartbeat-run-{run_id}", daemon=True)
-
-    def _beat(self) -> None:
-        try:
-            while not self.stopped.wait(self.interval):
-                run_services.run_heartbeat(run_id=self.run_id)
-        finally:
-            connection.close()  # this thread's own database connection
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stopped.set()
-        self.thread.join()
-
-
 @shared_task(name="workers.tasks.run_start")
 def run_start(run_id: int) -> int:
     """Claim a queued run and enqueue a GPU task per batch of queries still to judge."""
     run = run_services.run_claim(run_id=run_id)
     if run is None:
         return 0
-    batches = run_services.run_pending_batches(run=run)
+    batches = run_selectors.run_pending_batches(run=run)
     for query_ids in batches:
         gpu_sample_batch.delay(run_id, query_ids)
     if not batches:
@@ -126,9 +65,13 @@ def gpu_sample_batch(self: Task[Any, Any], run_id: int, query_ids: list[int]) ->
     if run is None or not run.is_active:
         return 0
     try:
-        with _Heartbeat(run_id, interval=max(1.0, settings.GRM_RUN_STALL_SECONDS / 10)):
-            backend = backend_for(run.model_config)
-            return run_services.run_judge_batch(run_id=run_id, query_ids=query_ids, backend=backend)
+        with runtime.Heartbeat(
+            lambda: run_services.run_heartbeat(run_id=run_id),
+            interval=max(1.0, settings.GRM_RUN_STALL_SECONDS / 10),
+            done=lambda: connection.close(),  # the heartbeat thread's own connection (looked up in that thread)
+            name=f"heartbeat-run-{run_id}",
+        ):
+            return judge_batch(run_id=run_id, query_ids=query_ids, load_backend=lambda: _backend_of(run.model_config))
     except TransientBackendError as exc:
         if self.request.retries < MAX_RETRIES:
             raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
@@ -140,6 +83,26 @@ def gpu_sample_batch(self: Task[Any, Any], run_id: int, query_ids: list[int]) ->
         message = f"{type(exc).__name__}: {exc}"
     run_services.run_batch_failed(run_id=run_id, query_ids=query_ids, message=message)
     return 0
+
+
+def judge_batch(*, run_id: int, query_ids: list[int], load_backend: Callable[[], Backend]) -> int:
+    """The bridge: read the batch's inputs through a selector, judge them with the engine, store the
+    outcome through a service; returns the queries judged. The backend loads only when there is work."""
+    inputs = run_selectors.run_batch_inputs(run_id=run_id, query_ids=query_ids)
+    if inputs is None:  # the run ended (cancelled) meanwhile
+        return 0
+    judge_settings, queries = inputs
+    if not queries:  # judged by another delivery, or recorded as failed
+        run_services.run_refresh_progress(run_id=run_id)
+        return 0
+    results, seconds = judge(load_backend(), queries, judge_settings)
+    return run_services.run_store_results(run_id=run_id, results=results, generation_seconds=seconds)
+
+
+def _backend_of(model_config: ModelConfig) -> Backend:
+    return runtime.backend_for(
+        model_config.backend, model_config.model, base_url=model_config.base_url, options=model_config.generation_params
+    )
 
 
 @shared_task(name="workers.tasks.ingest_upload")
@@ -157,7 +120,7 @@ def run_report(run_id: int) -> dict[str, Any]:
 
     labelled: list[QuerySamples] = []
     bias_input: list[tuple[Any, Any, int | None, list[int]]] = []
-    for query, lengths, samples in selectors.run_report_inputs(run_id=run_id):
+    for query, lengths, samples in run_selectors.run_report_inputs(run_id=run_id):
         valid = [s.scores if s.parse_status == "ok" else None for s in samples]
         if query.best_index is not None and len(lengths) >= 2 and samples:
             labelled.append(QuerySamples(valid, query.best_index, [s.meta_score for s in samples]))

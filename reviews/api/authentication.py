@@ -9,8 +9,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from reviews import services
 from reviews.models import ApiToken
+from reviews.services.accounts import api_token_hash
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -26,7 +26,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The token holds characters that are not ASCII.") from None
-        token = ApiToken.objects.select_related("user").filter(key_hash=services.api_token_hash(raw)).first()
+        token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(raw)).first()
         if token is None or not token.active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         if not token.user.is_active:

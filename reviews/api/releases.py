@@ -20,16 +20,13 @@ from rest_framework.response import Response
 from reviews.api.serializers import ReleaseOut
 from reviews.api.views import FilteredList
 from reviews.models import Release
+from reviews.selectors.releases import releases_list
 
 NDJSON = "application/x-ndjson"
 BINARY = "application/octet-stream"
 FILE_DESCRIPTION = "The file, as an attachment: application/x-ndjson for .jsonl files, else application/octet-stream."
 
 ErrorOut = inline_serializer("ReleaseFileError", fields={"detail": serializers.CharField()})
-
-
-def releases() -> QuerySet[Release]:
-    return Release.objects.select_related("created_by", "rft_round")
 
 
 class JsonOnly(DefaultContentNegotiation):
@@ -59,12 +56,12 @@ class ReleaseList(FilteredList):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Release]:
-        return releases().filter(**self.validated_filters())
+        return releases_list(filters=self.validated_filters())
 
 
 class ReleaseDetail(generics.RetrieveAPIView[Release]):
     serializer_class = ReleaseOut
-    queryset = releases()
+    queryset = releases_list()
     content_negotiation_class = JsonOnly
 
 

@@ -12,12 +12,15 @@ from rest_framework.exceptions import NotFound
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
-from reviews import services, upload_services
 from reviews.api.releases import JsonOnly
 from reviews.api.serializers import UploadDetailOut, UploadErrorOut, UploadOut
 from reviews.api.views import FilteredList
+from reviews.errors import UploadRefused, UploadTooLarge
 from reviews.ingest.formats import FORMATS, parse_field_map
 from reviews.models import Upload, UploadError
+from reviews.selectors import uploads as upload_selectors
+from reviews.services import uploads as upload_services
+from reviews.services.datasets import dataset_name_errors
 
 
 class UploadParams(serializers.Serializer[Any]):
@@ -43,7 +46,7 @@ class UploadParams(serializers.Serializer[Any]):
         return fields
 
     def validate_dataset(self, value: str) -> str:
-        errors = services.dataset_name_errors(value)
+        errors = dataset_name_errors(value)
         if errors:
             raise serializers.ValidationError(errors[0])
         return value
@@ -90,13 +93,7 @@ class UploadList(FilteredList):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Upload]:
-        filters = self.validated_filters()
-        uploads = Upload.objects.select_related("created_by")
-        if "dataset" in filters:
-            uploads = uploads.filter(dataset_name=filters["dataset"])
-        if "status" in filters:
-            uploads = uploads.filter(status=filters["status"])
-        return uploads
+        return upload_selectors.uploads_list(**self.validated_filters())
 
     @extend_schema(
         parameters=[UploadParams],
@@ -117,10 +114,7 @@ class UploadList(FilteredList):
         params.is_valid(raise_exception=True)
         values = params.validated_data
         django_request = request._request  # the Django request: its body is read here, streamed, not by DRF
-        try:
-            received, filename = self._receive(django_request)
-        except upload_services.UploadRefused as refused:
-            return Response({"detail": refused.message}, status=refused.status)
+        received, filename = self._receive(django_request)  # UploadRefused: 400, UploadTooLarge: 413
         upload = upload_services.upload_create(
             received=received,
             dataset_name=values["dataset"],
@@ -140,13 +134,13 @@ class UploadList(FilteredList):
         content_length = int(raw_length) if raw_length.isdecimal() else None
         if django_request.content_type == "multipart/form-data":
             if content_length is not None and content_length > settings.GRM_UPLOAD_MAX_BYTES:
-                raise upload_services.UploadRefused(upload_services.too_large_message(content_length), status=413)
+                raise UploadTooLarge(upload_services.too_large_message(content_length))
             try:
                 file = django_request.FILES.get("file")
             except Exception as exc:  # a malformed or cut-short multipart body
-                raise upload_services.UploadRefused(f"the multipart body could not be read: {exc}") from None
+                raise UploadRefused(f"the multipart body could not be read: {exc}") from None
             if file is None:
-                raise upload_services.UploadRefused("a multipart upload needs the file in the field `file`")
+                raise UploadRefused("a multipart upload needs the file in the field `file`")
             return upload_services.receive_file(file, file.size or 0), file.name or ""
         return upload_services.receive_stream(django_request.read, content_length), ""
 
@@ -154,7 +148,7 @@ class UploadList(FilteredList):
 class UploadDetail(generics.RetrieveAPIView[Upload]):
     serializer_class = UploadDetailOut
     content_negotiation_class = JsonOnly
-    queryset = Upload.objects.select_related("created_by")
+    queryset = upload_selectors.uploads_list()
 
 
 class UploadErrorList(FilteredList):
@@ -164,6 +158,7 @@ class UploadErrorList(FilteredList):
     filters = serializers.Serializer
 
     def get_queryset(self) -> QuerySet[UploadError]:
-        if not Upload.objects.filter(pk=self.kwargs["pk"]).exists():
+        errors = upload_selectors.upload_errors(upload_id=self.kwargs["pk"])
+        if errors is None:
             raise NotFound(f"no upload {self.kwargs['pk']}")
-        return UploadError.objects.filter(upload_id=self.kwargs["pk"])
+        return errors

@@ -1,20 +1,26 @@
-"""API views: validate the filters with a small serializer, read through a selector, serialize out."""
+"""API views: validate the input with a small serializer, call one selector (reads) or service
+(writes), serialize out. Domain errors propagate to `reviews.api.errors`, which picks the status."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from reviews import run_services, services
 from reviews.api.permissions import HasRole
 from reviews.api.serializers import AnnotationOut, DatasetOut, QueryOut, RunOut, SampleOut, VerdictOut
 from reviews.models import Annotation, Dataset, FailureMode, ModelConfig, PromptTemplate, Query, Run, Sample, Verdict
+from reviews.selectors import annotations as annotation_selectors
+from reviews.selectors import datasets as dataset_selectors
+from reviews.selectors import runs as run_selectors
+from reviews.selectors.search import SearchFilters, search_queries
+from reviews.services import annotations as annotation_services
+from reviews.services import runs as run_services
+from reviews.services.runs import RUN_PARAMETERS
 
 
 class ByIdCursor(CursorPagination):
@@ -58,15 +64,13 @@ class DatasetList(FilteredList):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Dataset]:
-        datasets = Dataset.objects.annotate(query_count=Count("queries"))
-        name = self.validated_filters().get("name")
-        return datasets.filter(name=name) if name else datasets
+        return dataset_selectors.datasets_list(name=self.validated_filters().get("name", ""))
 
 
 class DatasetDetail(generics.RetrieveAPIView[Dataset]):
     serializer_class = DatasetOut
     lookup_field = "name"
-    queryset = Dataset.objects.annotate(query_count=Count("queries"))
+    queryset = dataset_selectors.datasets_list()
 
 
 class QueryFilters(serializers.Serializer[Any]):
@@ -108,31 +112,7 @@ class QueryList(FilteredList):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Query]:
-        filters = self.validated_filters()
-        queries = Query.objects.select_related("dataset").prefetch_related("responses")
-        if "dataset" in filters:
-            queries = queries.filter(dataset__name=filters["dataset"])
-        if "subset" in filters:
-            queries = queries.filter(subset=filters["subset"])
-        if "labelled" in filters:
-            labelled = queries.filter(best_index__isnull=False) | queries.filter(rating__isnull=False)
-            queries = labelled if filters["labelled"] else queries.filter(best_index__isnull=True, rating__isnull=True)
-        if "best" in filters:
-            queries = queries.filter(best_index=filters["best"])
-        if "rating" in filters:
-            queries = queries.filter(rating=filters["rating"])
-        if "reviewed" in filters:
-            # Subqueries, not joins: one SQL statement and no duplicate rows however many annotations.
-            reviewed = Exists(Annotation.objects.filter(query=OuterRef("pk"))) | Exists(
-                Annotation.objects.filter(sample__query=OuterRef("pk"))
-            )
-            queries = queries.filter(reviewed if filters["reviewed"] else ~reviewed)
-        if "run" in filters:
-            verdicts = Verdict.objects.filter(run_id=filters["run"], query=OuterRef("pk"))
-            if "correct" in filters:
-                verdicts = verdicts.filter(correct=filters["correct"])
-            queries = queries.filter(Exists(verdicts))
-        return queries
+        return search_queries(SearchFilters(**self.validated_filters()), with_responses=True)
 
 
 class RunFilters(serializers.Serializer[Any]):
@@ -140,13 +120,27 @@ class RunFilters(serializers.Serializer[Any]):
     status = serializers.ChoiceField(required=False, choices=Run.Status.choices)
 
 
+def _number_field(name: str) -> serializers.Field[Any, Any, Any, Any]:
+    """A run parameter's field, with the range, default and help that `run_create` enforces."""
+    limit = RUN_PARAMETERS[name]
+    if isinstance(limit.default, float):
+        return serializers.FloatField(
+            min_value=limit.low, max_value=limit.high, default=limit.default, help_text=limit.help
+        )
+    if name == "k":
+        return serializers.IntegerField(min_value=int(limit.low), max_value=int(limit.high), help_text=limit.help)
+    return serializers.IntegerField(
+        min_value=int(limit.low), max_value=int(limit.high), default=int(limit.default), help_text=limit.help
+    )
+
+
 class RunIn(serializers.Serializer[Any]):
     dataset = SlugLookup(slug_field="name", queryset=Dataset.objects.all())
-    k = serializers.IntegerField(min_value=1, max_value=64)
-    temperature = serializers.FloatField(min_value=0.0, max_value=2.0, default=0.5)
-    max_tokens = serializers.IntegerField(min_value=1, max_value=32768, default=1024)
-    seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
-    batch_size = serializers.IntegerField(min_value=1, max_value=256, default=8)
+    k = _number_field("k")
+    temperature = _number_field("temperature")
+    max_tokens = _number_field("max_tokens")
+    seed = _number_field("seed")
+    batch_size = _number_field("batch_size")
     hinted = serializers.BooleanField(default=False)
     force_scores = serializers.BooleanField(default=False)
     subset = serializers.CharField(required=False, max_length=100, help_text="Only this subset.")
@@ -172,44 +166,21 @@ class RunList(FilteredList):
         data = RunIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        template, model = services.defaults_ensure()
-        try:
-            run = run_services.run_create(
-                dataset=values["dataset"],
-                model_config=values.get("model_config") or model,
-                template=values.get("template") or template,
-                k=values["k"],
-                temperature=values["temperature"],
-                max_tokens=values["max_tokens"],
-                seed=values["seed"],
-                batch_size=values["batch_size"],
-                hinted=values["hinted"],
-                force_scores=values["force_scores"],
-                query_filter={"subset": values["subset"]} if values.get("subset") else {},
-                created_by=request.user,
-            )
-        except run_services.RunInvalid as exc:
-            raise ValidationError({"detail": str(exc)}) from None
+        run = run_services.run_create_from(dataset=values["dataset"], params=values, created_by=request.user)
         return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
 
     def get_queryset(self) -> QuerySet[Run]:
-        filters = self.validated_filters()
-        runs = Run.objects.select_related("dataset", "model_config", "template")
-        if "dataset" in filters:
-            runs = runs.filter(dataset__name=filters["dataset"])
-        if "status" in filters:
-            runs = runs.filter(status=filters["status"])
-        return runs
+        return run_selectors.runs_list(**self.validated_filters())
 
 
 class RunDetail(generics.RetrieveAPIView[Run]):
     serializer_class = RunOut
-    queryset = Run.objects.select_related("dataset", "model_config", "template")
+    queryset = run_selectors.runs_list()
 
 
 class RunCancel(generics.GenericAPIView[Run]):
     serializer_class = RunOut
-    queryset = Run.objects.select_related("dataset", "model_config", "template")
+    queryset = run_selectors.runs_list()
 
     @extend_schema(request=None, responses={200: RunOut, 409: None})
     def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
@@ -236,7 +207,7 @@ class SampleList(FilteredList):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Sample]:
-        return Sample.objects.filter(**self.validated_filters())
+        return run_selectors.samples_list(filters=self.validated_filters())
 
 
 class VerdictFilters(serializers.Serializer[Any]):
@@ -254,7 +225,7 @@ class VerdictList(FilteredList):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Verdict]:
-        return Verdict.objects.filter(**self.validated_filters())
+        return run_selectors.verdicts_list(filters=self.validated_filters())
 
 
 class AnnotationIn(serializers.Serializer[Any]):
@@ -291,27 +262,21 @@ class AnnotationList(FilteredList):
 
     def get_queryset(self) -> QuerySet[Annotation]:
         filters = self.validated_filters()
-        annotations = Annotation.objects.select_related("reviewer").prefetch_related("failure_modes")
-        if "reviewer" in filters:
-            annotations = annotations.filter(reviewer__username=filters.pop("reviewer"))
-        return annotations.filter(**filters)
+        return annotation_selectors.annotations_list(reviewer=filters.pop("reviewer", ""), filters=filters)
 
     @extend_schema(request=AnnotationIn, responses={201: AnnotationOut})
     def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         data = AnnotationIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            annotation = services.annotation_submit(
-                reviewer=request.user,
-                sample=values.get("sample"),
-                query=values.get("query"),
-                decision=values["decision"],
-                failure_modes=values.get("failure_modes", []),
-                note=values["note"],
-                corrected_scores=values.get("corrected_scores"),
-                time_spent_ms=values["time_spent_ms"],
-            )
-        except services.AnnotationInvalid as exc:
-            raise ValidationError({exc.field: [exc.message]}) from None
+        annotation = annotation_services.annotation_submit(
+            reviewer=request.user,
+            sample=values.get("sample"),
+            query=values.get("query"),
+            decision=values["decision"],
+            failure_modes=values.get("failure_modes", []),
+            note=values["note"],
+            corrected_scores=values.get("corrected_scores"),
+            time_spent_ms=values["time_spent_ms"],
+        )
         return Response(AnnotationOut(annotation).data, status=status.HTTP_201_CREATED)

@@ -1,4 +1,4 @@
-"""Reading preference files: streaming JSON/JSONL with line numbers, and the record formats.
-
-Pure Python (no Django import) so the importer command and the upload API share one code path.
+"""Getting data in: `readers` (streaming JSON Lines and JSON arrays with line numbers) and `formats`
+(the record formats, normalised to `QueryItem`s) are pure Python with no Django import, shared by the
+importer command and the upload task; `copy_writer` stores validated rows through the database.
 """

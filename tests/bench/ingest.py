@@ -12,10 +12,10 @@ from typing import TypeVar
 
 from django.conf import settings
 
-from reviews import services
 from reviews.ingest.formats import Limits, normalize
 from reviews.ingest.readers import read_records
 from reviews.models import Dataset
+from reviews.services.datasets import dataset_import
 
 ITEMS = 20_000
 LLMBAR = Path(settings.BASE_DIR).parent / "shared" / "data" / "llmbar"
@@ -80,11 +80,11 @@ def bench_import() -> Iterator[tuple[str, float | int | str]]:
     parse_seconds, parsed = timed(lambda: parse_only(data))
     assert parsed == ITEMS
     import_seconds, report = timed(
-        lambda: services.dataset_import(dataset_name="bench-import", stream=io.BytesIO(data), fmt="native")
+        lambda: dataset_import(dataset_name="bench-import", stream=io.BytesIO(data), fmt="native")
     )
     assert report.created == ITEMS
     again_seconds, again = timed(
-        lambda: services.dataset_import(dataset_name="bench-import", stream=io.BytesIO(data), fmt="native")
+        lambda: dataset_import(dataset_name="bench-import", stream=io.BytesIO(data), fmt="native")
     )
     assert again.unchanged == ITEMS
     yield "import_items", ITEMS
@@ -99,7 +99,7 @@ def bench_import() -> Iterator[tuple[str, float | int | str]]:
         total = 0
         for path in files:
             with path.open("rb") as stream:
-                total += services.dataset_import(
+                total += dataset_import(
                     dataset_name="bench-llmbar", stream=stream, fmt="llmbar", subset=path.stem
                 ).created
         yield "import_llmbar_items_per_s", round(total / (time.perf_counter() - start))

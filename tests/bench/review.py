@@ -33,9 +33,11 @@ from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from reviews import queue_services, services
 from reviews.models import Dataset, FailureMode, QueueItem, ReviewQueue, Run
 from reviews.roles import ADMIN, REVIEWER
+from reviews.services.accounts import user_create
+from reviews.services.configs import defaults_ensure
+from reviews.services.queues import QueueFilters, queue_create
 from tests.bench.uploads import _free_port, _wait_http, start_gunicorn
 from tests.processes import process_env
 from workers.grm import voting
@@ -178,7 +180,7 @@ def _row(*values: Any) -> str:
 def fill(count: int) -> tuple[Dataset, Run]:
     """`count` queries with RESPONSES responses, one run with K samples and a verdict per query."""
     texts = Texts()
-    template, model = services.defaults_ensure()
+    template, model = defaults_ensure()
     dataset = Dataset.objects.create(name=DATASET, description="review benchmark")
     now = timezone.now()
     run = Run.objects.create(
@@ -531,12 +533,12 @@ def bench_review() -> Iterator[tuple[str, float | int | str]]:
     started = time.perf_counter()
     dataset, run = fill(QUERIES)
     copied = time.perf_counter()
-    admin = services.user_create(username="bench-review-admin", password=password, roles=[ADMIN])
-    queue = queue_services.queue_create(
+    admin = user_create(username="bench-review-admin", password=password, roles=[ADMIN])
+    queue = queue_create(
         name="bench review",
         dataset=dataset,
         run=run,
-        filters=queue_services.QueueFilters(),
+        filters=QueueFilters(),
         # Ranked by the meta score, consecutive items belong to different queries: almost every next
         # item shows texts this process has not rendered yet.
         priority=ReviewQueue.Priority.META_UNCERTAIN,
@@ -553,7 +555,7 @@ def bench_review() -> Iterator[tuple[str, float | int | str]]:
     yield "review_vacuum_analyze_s", round(filled - queued, 1)
     yield "review_fill_s", round(filled - started, 1)
 
-    reviewer = services.user_create(username="bench-reviewer", password=password, roles=[REVIEWER])
+    reviewer = user_create(username="bench-reviewer", password=password, roles=[REVIEWER])
     modes = list(FailureMode.objects.filter(active=True).values_list("code", flat=True))
     all_ids = list(dataset.queries.values_list("id", flat=True))
     query_ids = rng.sample(all_ids, min(len(all_ids), 2 * (REQUESTS + WARMUP)))  # two sets of distinct pages
@@ -576,7 +578,7 @@ def bench_review() -> Iterator[tuple[str, float | int | str]]:
 
     accounts = [(f"bench-reviewer-{n:02d}", password) for n in range(LOAD_REVIEWERS)]
     for username, _ in accounts:
-        services.user_create(username=username, password=password, roles=[REVIEWER])
+        user_create(username=username, password=password, roles=[REVIEWER])
     with tempfile.TemporaryDirectory(dir=settings.DATA_DIR) as scratch:
         env = process_env(
             GRM_DEBUG="0",

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from reviews import run_services, services
-from reviews.models import Query, Run
+from reviews.models import Dataset, Query, Run
+from reviews.services.configs import defaults_ensure
+from reviews.services.datasets import demo_load
+from reviews.services.runs import run_create
 from tests.processes import celery_worker, process_env
 
 QUERIES = 8
@@ -64,9 +66,9 @@ def bench_sampling() -> Iterator[tuple[str, float | int | str]]:
     from workers.backends.transformers_backend import TransformersBackend
     from workers.grm.prompts import build_prompt
 
-    services.demo_load()
-    template, model = services.defaults_ensure()
-    dataset = services.Dataset.objects.get(name="demo")
+    demo_load()
+    template, model = defaults_ensure()
+    dataset = Dataset.objects.get(name="demo")
     queries = list(Query.objects.filter(dataset=dataset).order_by("id").prefetch_related("responses")[:QUERIES])
     prompts = [
         build_prompt(
@@ -101,7 +103,7 @@ def bench_sampling() -> Iterator[tuple[str, float | int | str]]:
         )
     try:
         # Warm-up: the worker loads the model once, as it would before a long run.
-        warm = run_services.run_create(
+        warm = run_create(
             dataset=dataset,
             model_config=model,
             template=template,
@@ -111,7 +113,7 @@ def bench_sampling() -> Iterator[tuple[str, float | int | str]]:
         )
         wait_done(warm, 600)
         started = time.perf_counter()
-        run = run_services.run_create(
+        run = run_create(
             dataset=dataset,
             model_config=model,
             template=template,

@@ -25,11 +25,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from reviews import services
-from reviews.ingest import store
+from reviews.ingest import copy_writer
 from reviews.ingest.formats import Limits, normalize
 from reviews.models import Dataset, Query, Response, Upload
 from reviews.roles import ADMIN
+from reviews.services.accounts import api_token_create, user_create
 from tests.processes import celery_worker, process_env
 
 ITEMS = int(os.environ.get("GRM_BENCH_UPLOAD_ITEMS", "1000000"))
@@ -74,7 +74,7 @@ def copy_files(source: Path, queries: Path, responses: Path, dataset_id: int) ->
     now = timezone.now().isoformat()
     with source.open("rb") as lines, queries.open("w") as q_out, responses.open("w") as r_out:
         for query_id, raw in enumerate(lines, start=1):
-            row = store.Row.of(query_id, normalize(json.loads(raw), "native", limits=limits))
+            row = copy_writer.Row.of(query_id, normalize(json.loads(raw), "native", limits=limits))
             values = (
                 query_id,
                 dataset_id,
@@ -98,7 +98,7 @@ def raw_copy(queries: Path, responses: Path) -> float:
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         for path, statement in (
-            (queries, f"COPY reviews_query ({store._QUERY_COLUMNS}) FROM STDIN"),
+            (queries, f"COPY reviews_query ({copy_writer._QUERY_COLUMNS}) FROM STDIN"),
             (responses, "COPY reviews_response (query_id, position, text, metadata) FROM STDIN"),
         ):
             with path.open("rb") as source, cursor.copy(statement) as copy:
@@ -236,8 +236,8 @@ def bench_uploads() -> Iterator[tuple[str, float | int | str]]:
         responses.unlink()
         _truncate()
 
-        admin = services.user_create(username="bench-admin", password=secrets.token_urlsafe(), roles=[ADMIN])
-        _, token = services.api_token_create(user=admin, name="bench")
+        admin = user_create(username="bench-admin", password=secrets.token_urlsafe(), roles=[ADMIN])
+        _, token = api_token_create(user=admin, name="bench")
         env = process_env(
             GRM_DEBUG="0",
             GRM_SECRET_KEY="bench-" + "x" * 60,

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from reviews import queue_services
 from reviews.models import Dataset, ReviewQueue, Run
+from reviews.services.queues import QueueFilters, queue_create
 from tests.factories import (
     PASSWORD,
     DatasetFactory,
@@ -146,11 +146,11 @@ def judged_run(*, queries: int, k: int) -> tuple[Dataset, Run]:
 
 
 def review_queue(run: Run, *, reviewers_per_item: int = 1) -> ReviewQueue:
-    return queue_services.queue_create(
+    return queue_create(
         name=f"queue-of-run-{run.pk}",
         dataset=run.dataset,
         run=run,
-        filters=queue_services.QueueFilters(),
+        filters=QueueFilters(),
         priority=ReviewQueue.Priority.UNREVIEWED,
         reviewers_per_item=reviewers_per_item,
     )

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from reviews import queue_services
 from reviews.models import Annotation, FailureMode, QueueItem
+from reviews.services.queues import queue_submit
 from tests.browser.conftest import judged_run, log_in, review_queue
 from tests.factories import UserFactory
 
@@ -102,7 +102,7 @@ def test_the_agreement_page_follows_a_second_reviewer(new_page, live_server, adm
     items = list(QueueItem.objects.filter(queue=queue).order_by("rank"))
     first_decisions = ["reject", "accept", "accept"]
     for item, decision in zip(items, first_decisions, strict=True):
-        queue_services.queue_submit(item=item, reviewer=reviewer_user, decision=decision)
+        queue_submit(item=item, reviewer=reviewer_user, decision=decision)
     # The second reviewer disagrees on the last item only: observed agreement 2/3, chance 4/9, kappa 0.4.
     second_decisions = {str(item.pk): key for item, key in zip(items, ["r", "a", "r"], strict=True)}
 

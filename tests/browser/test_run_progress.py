@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from reviews import services
 from reviews.models import Run, Sample
+from reviews.services.configs import defaults_ensure
+from reviews.services.datasets import dataset_import
 from tests.browser.conftest import log_in
 
 pytestmark = [
@@ -38,7 +39,7 @@ QUERIES = [
 
 def tiny_dataset(name: str) -> None:
     lines = "".join(json.dumps(record) + "\n" for record in QUERIES)
-    services.dataset_import(dataset_name=name, stream=io.BytesIO(lines.encode()), fmt="native")
+    dataset_import(dataset_name=name, stream=io.BytesIO(lines.encode()), fmt="native")
 
 
 def progress(page) -> tuple[int, int, bool]:
@@ -55,7 +56,7 @@ def progress(page) -> tuple[int, int, bool]:
 
 def test_an_admin_starts_a_run_and_watches_its_progress_bar_fill(page, live_server, admin_user, celery_workers):
     celery_workers.start()  # loads while the browser logs in
-    services.defaults_ensure()
+    defaults_ensure()
     tiny_dataset("tiny")
     log_in(page, live_server.url, admin_user.username)
 

@@ -1,4 +1,4 @@
-"""The engine's bookkeeping: shuffles, shared prompts, mapping back, voting, hints, greedy copies.
+"""The engine's bookkeeping: shuffles, shared prompts, seeds, mapping back, voting, hints, greedy copies.
 
 The judge here is a deterministic function of the prompt it is shown (each response block scored by
 its own text), so any change in the vote can only come from the engine's handling of orders.
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workers.backends.base import Generation
-from workers.engine import QueryInput, Settings, judge
+from workers.engine import SEED_LIMIT, QueryInput, Settings, judge
 from workers.grm.templates import DEFAULT_TEMPLATE
 
 BLOCK = re.compile(r"\[The Begin of Response (\d+)\]\n(.*?)\n\[The End of Response \1\]", re.S)
@@ -99,3 +99,44 @@ def test_hinted_marks_only_samples_that_got_a_hint():
     )
     assert all(sample.hinted for sample in results[0].samples)
     assert not any(sample.hinted for sample in results[1].samples)
+
+
+class SeedJudge(ContentJudge):
+    """Writes into each sample's analysis the seed it was drawn with: sample j of prompt i gets seed[i] + j."""
+
+    def generate(self, prompts, *, n, temperature, max_tokens, seed, min_tokens=0):
+        out = super().generate(prompts, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed)
+        seeds = [seed] * len(prompts) if isinstance(seed, int) else list(seed)
+        return [
+            [
+                Generation(g.text.replace("Analysis: a", f"Analysis: seed {prompt_seed + j}"), 10, 5, "stop")
+                for j, g in enumerate(generations)
+            ]
+            for prompt_seed, generations in zip(seeds, out, strict=True)
+        ]
+
+
+def sample_seeds(result):
+    found = [re.search(r"Analysis: seed (\d+)", sample.raw_text) for sample in result.samples]
+    assert all(found)
+    return [int(match.group(1)) for match in found if match]
+
+
+def judged_seeds(*keys, run_seed=1, k=8):
+    queries = [QueryInput(key, [{"role": "user", "content": "Q?"}], ["a", "b", "c"]) for key in keys]
+    config = Settings(template=DEFAULT_TEMPLATE, k=k, temperature=0.5, max_tokens=8, seed=run_seed)
+    results, _ = judge(SeedJudge(), queries, config)
+    return [sample_seeds(result) for result in results]
+
+
+def test_every_sample_draws_from_its_own_reproducible_seed():
+    # 8 samples over 3 responses (6 orders): some prompts carry several samples, drawn with seed + j.
+    [seeds] = judged_seeds("q")
+    assert len(seeds) == len(set(seeds)) == 8
+    assert all(0 <= seed < SEED_LIMIT for seed in seeds)
+    assert judged_seeds("q") == [seeds]  # a re-run draws the same streams
+    first, other = judged_seeds("q", "other")  # two queries in one call
+    assert first == seeds
+    assert set(other).isdisjoint(seeds)
+    [new_run] = judged_seeds("q", run_seed=2)
+    assert set(new_run).isdisjoint(seeds)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from workers.grm.prompts import sample_permutation, to_original_order
 from workers.grm.rft import RftDecision, is_correct, rft_decisions
-from workers.grm.voting import default_k_meta, meta_vote, vote, vote_entropy
+from workers.grm.voting import default_k_meta, meta_vote, top_choice, vote, vote_entropy
 
 
 def test_voting_sums_valid_samples():
@@ -48,6 +48,23 @@ def test_vote_entropy():
     assert vote_entropy([[9, 1], [1, 9]]) == pytest.approx(1.0)
     assert vote_entropy([[5, 5]]) == pytest.approx(1.0)
     assert vote_entropy([]) == 0.0
+
+
+def test_top_choice_is_the_unique_highest_score_or_none():
+    assert top_choice([3, 9, 4]) == 1
+    assert top_choice([7]) == 0
+    assert top_choice([9, 9, 4]) is None  # a shared top picks nothing
+    assert top_choice([]) is None
+    assert top_choice(None) is None
+
+
+@given(st.lists(st.integers(1, 10), min_size=1, max_size=6))
+def test_top_choice_is_the_response_scored_above_every_other(scores):
+    choice = top_choice(scores)
+    above_all = [i for i, score in enumerate(scores) if all(score > other for j, other in enumerate(scores) if j != i)]
+    assert choice == (above_all[0] if above_all else None)
+    if len(scores) >= 2:  # Eq. 10 calls a sample correct exactly when it ranks the labelled best first
+        assert all(is_correct(scores, best_index=i, rating=None) is (choice == i) for i in range(len(scores)))
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,18 @@ import time
 import pytest
 from django.db import connection
 
-from reviews import queue_services
 from reviews.models import QueueItem
-from tests.factories import UserFactory
-from tests.test_queues import build, make_run
+from reviews.services.queues import queue_next, queue_submit
+from tests.factories import UserFactory, make_queue, make_run
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_concurrent_reviewers_never_share_an_item_of_a_one_reviewer_queue():
     if connection.vendor != "postgresql":
         pytest.skip("row locks (SELECT ... FOR UPDATE SKIP LOCKED) are PostgreSQL's; SQLite has one writer")
     _, run = make_run(queries=40, k=4)
-    queue = build(run)
+    queue = make_queue(run)
     reviewers = [UserFactory.create(roles=["reviewer"]) for _ in range(12)]
     failures: list[BaseException] = []
     stop = time.monotonic() + 8
@@ -28,10 +27,10 @@ def test_concurrent_reviewers_never_share_an_item_of_a_one_reviewer_queue():
     def work(reviewer) -> None:
         try:
             while time.monotonic() < stop:
-                item = queue_services.queue_next(queue=queue, reviewer=reviewer)
+                item = queue_next(queue=queue, reviewer=reviewer)
                 if item is None:
                     return
-                queue_services.queue_submit(item=item, reviewer=reviewer, decision="accept", time_spent_ms=1)
+                queue_submit(item=item, reviewer=reviewer, decision="accept", time_spent_ms=1)
         except BaseException as exc:
             failures.append(exc)
         finally:

@@ -6,25 +6,28 @@ from collections import Counter
 
 import pytest
 
-from reviews import run_services, services
-from reviews.models import Query, Run, Sample, Verdict
+from reviews.models import Dataset, Query, Run, Sample, Verdict
+from reviews.selectors.runs import run_queries
+from reviews.services.configs import defaults_ensure
+from reviews.services.datasets import demo_load
+from reviews.services.runs import run_create
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def start_run(**options):
-    services.demo_load()
-    template, model = services.defaults_ensure()
-    dataset = services.Dataset.objects.get(name="demo")
-    return run_services.run_create(dataset=dataset, model_config=model, template=template, **options)
+    demo_load()
+    template, model = defaults_ensure()
+    dataset = Dataset.objects.get(name="demo")
+    return run_create(dataset=dataset, model_config=model, template=template, **options)
 
 
 def assert_complete(run, k):
     run.refresh_from_db()
     assert run.status == Run.Status.DONE, run.error_message
     per_query = Counter(Sample.objects.filter(run=run).values_list("query_id", flat=True))
-    queries = run_services.run_queries(dataset=run.dataset, query_filter=run.query_filter)
+    queries = run_queries(dataset=run.dataset, query_filter=run.query_filter)
     assert set(per_query) == set(queries.values_list("id", flat=True))
     assert set(per_query.values()) == {k}
     assert Verdict.objects.filter(run=run).count() == queries.count() == run.queries_done

@@ -2,6 +2,7 @@
 
 import pytest
 
+from workers.backends.default_model import DEFAULT_MODEL
 from workers.backends.transformers_backend import TransformersBackend
 from workers.grm.parsing import parse_judgment
 from workers.grm.prompts import build_prompt
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def backend():
-    return TransformersBackend("smollm2-135m-instruct", prefill_batch=2)
+    return TransformersBackend(DEFAULT_MODEL, prefill_batch=2)
 
 
 def grm_prompt(question, responses, order):
@@ -50,6 +51,28 @@ def test_sampling_is_seeded(backend):
     first = backend.generate(PROMPTS[:2], n=2, temperature=0.7, max_tokens=8, seed=11)
     again = backend.generate(PROMPTS[:2], n=2, temperature=0.7, max_tokens=8, seed=11)
     assert [[g.text for g in gs] for gs in first] == [[g.text for g in gs] for gs in again]
+
+
+def texts(generations):
+    return [generation.text for generation in generations]
+
+
+def test_each_sample_draws_from_its_own_seed(backend):
+    [first] = backend.generate(PROMPTS[:1], n=2, temperature=1.0, max_tokens=12, seed=[21])
+    [again] = backend.generate(PROMPTS[:1], n=2, temperature=1.0, max_tokens=12, seed=[21])
+    assert first[0].text != first[1].text  # two samples of one prompt: seeds 21 and 22
+    assert texts(again) == texts(first)
+    # Sample j of a prompt is drawn with its seed + j, so the second sample is the first one of seed 22.
+    [shifted] = backend.generate(PROMPTS[:1], n=1, temperature=1.0, max_tokens=12, seed=[22])
+    assert texts(shifted) == texts(first)[1:]
+
+
+def test_a_samples_draws_do_not_depend_on_the_other_prompts_in_its_batch(backend):
+    [alone] = backend.generate(PROMPTS[:1], n=2, temperature=1.0, max_tokens=12, seed=[21])
+    # One prefill batch (prefill_batch=2): a shared prefix, the other prompt's padding, four rows.
+    batched = backend.generate([PROMPTS[2], PROMPTS[0]], n=[2, 2], temperature=1.0, max_tokens=12, seed=[5, 21])
+    assert texts(batched[1]) == texts(alone)
+    assert texts(batched[0]) != texts(alone)
 
 
 def test_score_forcing_always_yields_valid_scores(backend):

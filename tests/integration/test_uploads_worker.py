@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from reviews import services
 from reviews.models import Query, Upload
+from reviews.services.accounts import api_token_create
 from tests.conftest import shared_data, wait_for
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ def test_an_upload_is_received_by_the_web_server_and_ingested_by_a_worker(
 ):
     settings.GRM_UPLOAD_DIR = tmp_path / "uploads"
     celery_workers.start(GRM_UPLOAD_DIR=str(settings.GRM_UPLOAD_DIR))
-    _, token = services.api_token_create(user=admin_user, name="integration")
+    _, token = api_token_create(user=admin_user, name="integration")
     body = shared_data("llmbar/Natural.json").read_bytes()
     host, port = live_server.thread.host, live_server.thread.port
 

@@ -41,18 +41,30 @@ class Backend(Protocol):
         n: int | Sequence[int],
         temperature: float,
         max_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
         min_tokens: int = 0,
     ) -> list[list[Generation]]:
         """n completions for each chat prompt (or n[i] for prompt i), in the order of `prompts`.
 
-        A backend computes each prompt's prefill once and shares it across that prompt's samples.
+        `seed` is one int for every prompt or one per prompt: sample j of prompt i is drawn with
+        seed[i] + j, which is what vLLM V1 gives the j-th child of an n > 1 request. A backend computes
+        each prompt's prefill once and shares it across that prompt's samples.
         """
         ...
 
     def force_scores(self, prompt: Sequence[Message], text: str, *, n_responses: int) -> str | None:
         """Continue `text` under a constraint admitting only `\\boxed{s1, ..., sn}`; None if unsupported."""
         ...
+
+
+def per_prompt(value: int | Sequence[int], prompts: int, *, name: str) -> list[int]:
+    """One value for each of `prompts` prompts, from a single int or a sequence of that length."""
+    if isinstance(value, int):
+        return [value] * prompts
+    values = list(value)
+    if len(values) != prompts:
+        raise ValueError(f"{name} has {len(values)} values for {prompts} prompts")
+    return values
 
 
 BACKENDS = ("transformers", "vllm", "openai")

@@ -1,25 +1,28 @@
-"""Any OpenAI-compatible server (`vllm serve`, SGLang, a hosted API): POST /v1/chat/completions with n.
+"""Any OpenAI-compatible server (`vllm serve`, SGLang, a hosted API) through the official `openai` SDK:
+one chat-completions request with n samples per prompt, the prompts' requests sent concurrently.
 
-Standard library HTTP only. Rate limits (429), server errors (5xx), timeouts and dropped connections
-are retried with exponential backoff (honouring Retry-After); other 4xx answers are permanent errors
-carrying the server's message.
+The SDK retries rate limits (429), server errors (5xx), timeouts and dropped connections itself, with
+its own exponential backoff (about 0.5 s, doubling, at most 8 s; Retry-After honoured up to two
+minutes). What still fails after its retries is a TransientBackendError; other 4xx answers are
+PermanentBackendErrors carrying the server's message.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from workers.backends.base import Generation, Message, PermanentBackendError, TransientBackendError
+import openai
+from openai.types.chat import ChatCompletion
 
-MAX_RETRY_AFTER = 60.0
+from workers.backends.base import Generation, Message, PermanentBackendError, TransientBackendError, per_prompt
+
+# The SDK refuses to start without an API key; a server started without one (`vllm serve` with no
+# --api-key) ignores whatever is sent.
+NO_API_KEY = "not-needed"
 
 
 class OpenAIBackend:
@@ -36,16 +39,19 @@ class OpenAIBackend:
         backoff: float = 1.0,
         concurrency: int = 8,
     ) -> None:
+        """`backoff` (the first retry delay, in seconds) is accepted but not applied: the SDK owns the
+        delay between its retries and offers no public setting for it."""
         base_url = base_url or os.environ.get("GRM_OPENAI_BASE_URL", "")
         if not base_url.startswith(("http://", "https://")):
             raise PermanentBackendError("the openai backend needs a base URL such as http://127.0.0.1:8000/v1")
         self.model = model
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.api_key = api_key if api_key is not None else os.environ.get("GRM_OPENAI_API_KEY", "")
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.url = base_url.rstrip("/") + "/chat/completions"  # for error messages
+        api_key = api_key if api_key is not None else os.environ.get("GRM_OPENAI_API_KEY", "")
         self.backoff = backoff
         self.concurrency = max(1, concurrency)
+        self.client = openai.OpenAI(
+            base_url=base_url.rstrip("/"), api_key=api_key or NO_API_KEY, timeout=timeout, max_retries=max_retries
+        )
 
     def generate(
         self,
@@ -54,78 +60,62 @@ class OpenAIBackend:
         n: int | Sequence[int],
         temperature: float,
         max_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
         min_tokens: int = 0,
     ) -> list[list[Generation]]:
-        counts = [n] * len(prompts) if isinstance(n, int) else list(n)
+        counts = per_prompt(n, len(prompts), name="n")
+        # Sample j of a request is drawn with seed + j by vLLM; other servers document no rule for n > 1.
+        seeds = per_prompt(seed, len(prompts), name="seed")
 
-        def one(prompt: Sequence[Message], count: int) -> list[Generation]:
-            body: dict[str, Any] = {
-                "model": self.model,
-                "messages": list(prompt),
-                "n": count,
-                "temperature": temperature,
-                "max_tokens": max_tokens,
-                "seed": seed,
-            }
-            if min_tokens:
-                body["min_tokens"] = min_tokens  # a vLLM server extension, sent only when asked for
-            return self._parse(self._post(body), count)
+        def one(prompt: Sequence[Message], count: int, prompt_seed: int) -> list[Generation]:
+            # min_tokens is a vLLM server extension, sent only when asked for.
+            extra_body = {"min_tokens": min_tokens} if min_tokens else None
+            completion = self._create(
+                messages=list(prompt),
+                n=count,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=prompt_seed,
+                extra_body=extra_body,
+            )
+            return self._generations(completion, count)
 
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(prompts)))) as pool:
-            return list(pool.map(one, prompts, counts))
+            return list(pool.map(one, prompts, counts, seeds))
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        delay = self.backoff
-        for attempt in range(self.max_retries + 1):
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")  # noqa: S310
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                    return dict(json.loads(response.read()))
-            except urllib.error.HTTPError as exc:
-                message = _error_message(exc)
-                if exc.code != 429 and exc.code < 500:
-                    raise PermanentBackendError(f"{self.url} answered {exc.code}: {message}") from None
-                error: Exception = TransientBackendError(f"{self.url} answered {exc.code}: {message}")
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                # Seconds only (an HTTP date falls back to the backoff), and never parked for long.
-                wait = min(float(retry_after), MAX_RETRY_AFTER) if retry_after and retry_after.isdigit() else delay
-            except (
-                urllib.error.URLError,
-                http.client.HTTPException,
-                TimeoutError,
-                ConnectionError,
-                json.JSONDecodeError,
-            ) as exc:
-                error = TransientBackendError(f"{self.url}: {exc}")
-                wait = delay
-            if attempt == self.max_retries:
-                raise error
-            time.sleep(wait)
-            delay *= 2
-        raise AssertionError("unreachable")
+    def _create(self, **request: Any) -> ChatCompletion:
+        """One chat-completions request (the SDK retries it); SDK errors mapped to backend errors."""
+        try:
+            return self.client.chat.completions.create(model=self.model, **request)
+        except openai.APIStatusError as exc:
+            message = f"{self.url} answered {exc.status_code}: {_server_message(exc)}"
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise TransientBackendError(message) from None
+            raise PermanentBackendError(message) from None
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+            raise TransientBackendError(f"{self.url}: {exc}{cause}") from exc
+        except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:  # an answer that is not JSON
+            raise TransientBackendError(f"{self.url}: malformed chat-completions answer: {exc}") from exc
 
     @staticmethod
-    def _parse(payload: dict[str, Any], n: int) -> list[Generation]:
+    def _generations(completion: ChatCompletion, n: int) -> list[Generation]:
         try:
-            choices = sorted(payload["choices"], key=lambda choice: choice.get("index", 0))
-            usage = payload.get("usage") or {}
-            prompt_tokens = int(usage.get("prompt_tokens", 0))
+            choices = sorted(completion.choices, key=lambda choice: choice.index or 0)
+            usage = completion.usage
+            prompt_tokens = int(usage.prompt_tokens or 0) if usage else 0
+            # Usage totals all n completions; split it evenly when the server gives no per-choice count.
+            completion_tokens = int(usage.completion_tokens or 0) // max(1, len(choices)) if usage else 0
             generations = [
                 Generation(
-                    text=choice["message"].get("content") or "",
+                    text=choice.message.content or "",
                     prompt_tokens=prompt_tokens,
-                    # Usage totals all n completions; split it evenly when the server gives no per-choice count.
-                    completion_tokens=int(usage.get("completion_tokens", 0)) // max(1, len(choices)),
-                    finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+                    completion_tokens=completion_tokens,
+                    finish_reason="length" if choice.finish_reason == "length" else "stop",
                 )
                 for choice in choices
             ]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, TypeError, ValueError) as exc:
             raise TransientBackendError(f"malformed chat-completions answer: {exc}") from exc
         if len(generations) != n:
             raise PermanentBackendError(f"asked for n={n} completions, the server returned {len(generations)}")
@@ -135,9 +125,9 @@ class OpenAIBackend:
         return None  # the chat API cannot continue an assistant turn under a constraint portably
 
 
-def _error_message(exc: urllib.error.HTTPError) -> str:
-    try:
-        payload = json.loads(exc.read() or b"{}")
-        return str(payload.get("error", {}).get("message") or payload)
-    except (ValueError, AttributeError):
-        return exc.reason if isinstance(exc.reason, str) else str(exc)
+def _server_message(exc: openai.APIStatusError) -> str:
+    """The server's own error message (`{"error": {"message": ...}}` or vLLM's flat `{"message": ...}`)."""
+    body = exc.body  # the SDK has already unwrapped {"error": ...}
+    if isinstance(body, Mapping):
+        return str(body.get("message") or body)
+    return exc.response.reason_phrase or exc.message

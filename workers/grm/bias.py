@@ -2,13 +2,15 @@
 shown first, or the longer one? Pure Python: the web never imports numpy.
 
 Each sample is (scores in original order, permutation shown, labelled best or None, response lengths).
-A sample counts only when its scores pick one response (a unique maximum).
+A sample counts only when its scores pick one response (`top_choice`: a unique maximum).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from workers.grm.voting import top_choice
 
 
 @dataclass
@@ -24,13 +26,6 @@ class _Rate:
         return {"rate": self.hits / self.total if self.total else None, "hits": self.hits, "total": self.total}
 
 
-def _pick(scores: Sequence[int] | None) -> int | None:
-    if not scores:
-        return None
-    top = max(scores)
-    return scores.index(top) if scores.count(top) == 1 else None
-
-
 def bias_diagnostics(
     samples: Iterable[tuple[Sequence[int] | None, Sequence[int], int | None, Sequence[int]]],
 ) -> dict[str, dict[str, float | int | None]]:
@@ -43,7 +38,7 @@ def bias_diagnostics(
     chance_total = 0.0
     chance_count = 0
     for scores, permutation, best, lengths in samples:
-        pick = _pick(scores)
+        pick = top_choice(scores)
         if pick is None or not permutation:
             continue
         shown_first = permutation[0]

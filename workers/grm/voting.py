@@ -1,4 +1,5 @@
-"""Aggregating samples: Voting@k and MetaRM@k with a seeded random tie-break (GRM_SPEC section 5)."""
+"""Aggregating samples: Voting@k and MetaRM@k with a seeded random tie-break (GRM_SPEC section 5), and
+the one definition of which response a sample ranked first (`top_choice`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,20 @@ class Vote:
     voters: int
 
 
+def tied_for_top(scores: Sequence[int]) -> list[int]:
+    """The indices that share the highest score (one index when the top is unique; none for no scores)."""
+    if not scores:
+        return []
+    top = max(scores)
+    return [i for i, score in enumerate(scores) if score == top]
+
+
+def top_choice(scores: Sequence[int] | None) -> int | None:
+    """The response a sample scored highest, or None for no scores or a shared top score."""
+    tied = tied_for_top(scores or [])
+    return tied[0] if len(tied) == 1 else None
+
+
 def break_tie(candidates: Sequence[int], *, seed: int) -> int:
     """Uniformly random among the tied candidates, reproducible from the seed (never "first wins")."""
     return random.Random(seed).choice(list(candidates))
@@ -32,8 +47,7 @@ def vote(valid_scores: Sequence[Sequence[int]], n: int, *, seed: int) -> Vote:
             totals[i] += score
     if not valid_scores:
         return Vote(totals=totals, best_index=None, tie_broken=False, voters=0)
-    top = max(totals)
-    tied = [i for i, total in enumerate(totals) if total == top]
+    tied = tied_for_top(totals)
     best = tied[0] if len(tied) == 1 else break_tie(tied, seed=seed)
     return Vote(totals=totals, best_index=best, tie_broken=len(tied) > 1, voters=len(valid_scores))
 
@@ -60,8 +74,7 @@ def vote_entropy(valid_scores: Sequence[Sequence[int]]) -> float:
         return 0.0
     weights: defaultdict[int, float] = defaultdict(float)
     for scores in valid_scores:
-        top = max(scores)
-        tied = [i for i, score in enumerate(scores) if score == top]
+        tied = tied_for_top(scores)
         for i in tied:
             weights[i] += 1 / len(tied)
     total = sum(weights.values())

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reviews import services
+from reviews.services.accounts import api_token_create
 
 
 class Command(BaseCommand):
@@ -19,5 +19,5 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user named {username!r}")
-        _, raw = services.api_token_create(user=user, name=name)
+        _, raw = api_token_create(user=user, name=name)
         self.stdout.write(raw)

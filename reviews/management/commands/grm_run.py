@@ -9,9 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reviews import run_services, selectors, services
+from reviews.errors import ApplicationError
 from reviews.models import Dataset, ModelConfig, Run
-from workers.backends.base import BACKENDS
+from reviews.selectors.runs import run_accuracy
+from reviews.services.configs import defaults_ensure, model_config_for
+from reviews.services.runs import RUN_PARAMETERS, run_create_from
 
 
 class Command(BaseCommand):
@@ -19,16 +21,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dataset", required=True)
-        parser.add_argument("--k", type=int, required=True, help="Samples per query.")
-        parser.add_argument("--max-tokens", type=int, default=512)
-        parser.add_argument("--temperature", type=float, default=0.5)
-        parser.add_argument("--backend", choices=BACKENDS, help="Default: the default model configuration's.")
+        for name, limit in RUN_PARAMETERS.items():
+            kind = float if isinstance(limit.default, float) else int
+            bounds = f"{kind(limit.low)}-{kind(limit.high)}"
+            if name == "k":
+                parser.add_argument("--k", type=int, required=True, help=f"{limit.help} ({bounds})")
+            else:
+                default = f"default {kind(limit.default)}"
+                option = "--" + name.replace("_", "-")
+                parser.add_argument(
+                    option, type=kind, default=limit.default, help=f"{limit.help} ({bounds}, {default})"
+                )
+        parser.add_argument("--backend", choices=ModelConfig.Backend.values, help="Default: the default model's.")
         parser.add_argument("--model", help=f"Model path or name (default: GRM_MODEL, {settings.GRM_MODEL}).")
         parser.add_argument("--base-url", default="", help="For --backend openai: the server's /v1 URL.")
         parser.add_argument("--model-config", help="An existing model configuration by name.")
         parser.add_argument("--subset", help="Only this subset of the dataset.")
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--batch-size", type=int, default=8, help="Queries per worker task.")
         parser.add_argument("--hinted", action="store_true", help="Name the labelled best in the prompt.")
         parser.add_argument("--force-scores", action="store_true", help="Constrain samples without scores.")
         parser.add_argument("--wait", action="store_true", help="Show progress until the run ends.")
@@ -37,24 +45,13 @@ class Command(BaseCommand):
         dataset = Dataset.objects.filter(name=options["dataset"]).first()
         if dataset is None:
             raise CommandError(f"no dataset named {options['dataset']!r}")
-        template, default_model = services.defaults_ensure()
-        model_config = self._model_config(options, default_model)
+        _, default_model = defaults_ensure()
+        params = {**options, "model_config": self._model_config(options, default_model)}
         try:
-            run = run_services.run_create(
-                dataset=dataset,
-                model_config=model_config,
-                template=template,
-                k=options["k"],
-                temperature=options["temperature"],
-                max_tokens=options["max_tokens"],
-                seed=options["seed"],
-                batch_size=options["batch_size"],
-                hinted=options["hinted"],
-                force_scores=options["force_scores"],
-                query_filter={"subset": options["subset"]} if options["subset"] else {},
-            )
-        except run_services.RunInvalid as exc:
+            run = run_create_from(dataset=dataset, params=params)
+        except ApplicationError as exc:
             raise CommandError(str(exc)) from None
+        model_config = run.model_config
         self.stdout.write(
             f"run {run.id}: {run.queries_total} queries x k={run.k} with {model_config.name} ({model_config.backend})"
         )
@@ -69,7 +66,7 @@ class Command(BaseCommand):
             return found
         if not options["backend"] and not options["model"]:
             return default
-        return run_services.model_config_for(
+        return model_config_for(
             backend=options["backend"] or default.backend,
             model=options["model"] or settings.GRM_MODEL,
             base_url=options["base_url"],
@@ -103,7 +100,7 @@ class Command(BaseCommand):
         self.stdout.write(f"run {run.id} {run.status}")
         if run.error_message:
             self.stderr.write(run.error_message)
-        accuracy = selectors.run_accuracy(run=run)
+        accuracy = run_accuracy(run=run)
         if accuracy["total"]:
             self.stdout.write(
                 f"Voting@{run.k} accuracy: {accuracy['accuracy']:.3f} ({accuracy['right']}/{accuracy['total']})"

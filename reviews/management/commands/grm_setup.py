@@ -9,7 +9,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from reviews import services
+from reviews.services.accounts import admin_ensure
+from reviews.services.configs import defaults_ensure
+from reviews.services.datasets import demo_load
 
 
 class Command(BaseCommand):
@@ -20,13 +22,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, no_demo: bool, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
-        services.defaults_ensure()
+        defaults_ensure()
         if not no_demo:
-            report = services.demo_load()
+            report = demo_load()
             self.stdout.write(f"Demo dataset: {report.created} new queries, {report.unchanged} already there.")
-        account = services.admin_ensure(
-            username=settings.GRM_ADMIN_USER, password=os.environ.get("GRM_ADMIN_PASSWORD") or None
-        )
+        account = admin_ensure(username=settings.GRM_ADMIN_USER, password=os.environ.get("GRM_ADMIN_PASSWORD") or None)
         if account.password:
             self.stdout.write(
                 self.style.WARNING(

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from reviews import services
 from reviews.ingest.formats import FORMATS, parse_field_map
+from reviews.services.datasets import ImportRefused, dataset_import, dataset_name_errors
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, path: str, dataset: str, fmt: str, field_map: str, subset: str, partial: bool, **options: Any
     ) -> None:
-        name_errors = services.dataset_name_errors(dataset)
+        name_errors = dataset_name_errors(dataset)
         if name_errors:
             raise CommandError(f"--dataset: {name_errors[0]}")
         try:
@@ -51,7 +51,7 @@ class Command(BaseCommand):
             stream = file.open("rb")
             name = file.name
         try:
-            report = services.dataset_import(
+            report = dataset_import(
                 dataset_name=dataset,
                 stream=stream,
                 fmt=fmt,
@@ -60,7 +60,7 @@ class Command(BaseCommand):
                 partial=partial,
                 source=name,
             )
-        except services.ImportRefused as refused:
+        except ImportRefused as refused:
             for error in refused.report.errors:
                 self.stderr.write(f"{name}: {error}")
             raise CommandError(f"{len(refused.report.errors)} bad line(s) in {name}; nothing was stored") from None

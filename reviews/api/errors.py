@@ -1,0 +1,28 @@
+"""The API's answer to a domain error (settings.REST_FRAMEWORK's EXCEPTION_HANDLER): the status code
+for each `reviews.errors` class lives here, and the body names the field when the error does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from reviews.errors import ApplicationError, Conflict, TooLarge
+
+
+def status_for(error: ApplicationError) -> int:
+    if isinstance(error, TooLarge):
+        return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    if isinstance(error, Conflict):
+        return status.HTTP_409_CONFLICT
+    return status.HTTP_400_BAD_REQUEST
+
+
+def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's own handling, plus domain errors: `{"<field>": ["<message>"]}` or `{"detail": "<message>"}`."""
+    if isinstance(exc, ApplicationError):
+        body: dict[str, Any] = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
+        return Response(body, status=status_for(exc))
+    return exception_handler(exc, context)

@@ -1,0 +1,48 @@
+"""The domain's errors: services raise them, and each shell maps them to its own answer (the API in
+`reviews.api.errors`, pages as form errors, commands as CommandError). No HTTP status lives here."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """What a user asked for cannot be done; `field` names the input at fault when one is."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(ApplicationError):
+    """The input breaks a rule; nothing was written."""
+
+
+class TooLarge(InvalidInput):
+    """The input is over a configured cap."""
+
+
+class Conflict(ApplicationError):
+    """The current state forbids it (an item someone else holds, a run that has ended)."""
+
+
+class RunInvalid(InvalidInput):
+    """A run cannot be created with these parameters; the message names the parameter."""
+
+
+class QueueInvalid(InvalidInput):
+    """A review queue cannot be built as asked."""
+
+
+class AnnotationInvalid(InvalidInput):
+    """An annotation that cannot be stored; `field` names the input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+
+
+class UploadRefused(InvalidInput):
+    """An upload's body was not accepted (empty, cut short, unreadable); nothing was stored."""
+
+
+class UploadTooLarge(UploadRefused, TooLarge):
+    """An upload's body is over GRM_UPLOAD_MAX_BYTES."""

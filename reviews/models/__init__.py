@@ -1,0 +1,35 @@
+"""The data model, one module per feature: what was uploaded, what the GRM sampled, what reviewers
+decided, what was released.
+
+Models hold fields, constraints, indexes and small derived properties only; writes go through
+`reviews.services`, reads through `reviews.selectors`.
+"""
+
+from reviews.models.accounts import ApiToken
+from reviews.models.annotations import Annotation, FailureMode
+from reviews.models.datasets import Dataset, Query, Response
+from reviews.models.queues import Assignment, QueueItem, ReviewQueue
+from reviews.models.releases import Release
+from reviews.models.runs import ModelConfig, PromptTemplate, Round, Run, Sample, Verdict
+from reviews.models.uploads import Upload, UploadError
+
+__all__ = [
+    "Annotation",
+    "ApiToken",
+    "Assignment",
+    "Dataset",
+    "FailureMode",
+    "ModelConfig",
+    "PromptTemplate",
+    "Query",
+    "QueueItem",
+    "Release",
+    "Response",
+    "ReviewQueue",
+    "Round",
+    "Run",
+    "Sample",
+    "Upload",
+    "UploadError",
+    "Verdict",
+]

@@ -1,0 +1,217 @@
+"""Runs: the prompt template and model a run uses, the RFT round it belongs to, its samples and verdicts."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from reviews.models.datasets import Dataset, Query
+
+
+class PromptTemplate(models.Model):
+    """Versioned prompt text with named placeholders; versions are never edited in place."""
+
+    name = models.SlugField(max_length=100)
+    version = models.PositiveIntegerField(default=1)
+    text = models.TextField()
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="template_unique_version"),
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="template_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class ModelConfig(models.Model):
+    class Backend(models.TextChoices):
+        TRANSFORMERS = "transformers", "transformers (CPU or GPU)"
+        VLLM = "vllm", "vLLM (in-process GPU)"
+        OPENAI = "openai", "OpenAI-compatible server"
+
+    name = models.SlugField(max_length=100, unique=True)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.TRANSFORMERS)
+    model = models.CharField(max_length=500, help_text="A local path, a hub name, or the built-in default.")
+    base_url = models.URLField(blank=True, help_text="For the openai backend: the server's /v1 URL.")
+    generation_params = models.JSONField(default=dict, blank=True, help_text="Extra backend parameters.")
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="modelconfig_one_default")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Round(models.Model):
+    """A rejective fine-tuning round: its runs produce the data that trains the next model."""
+
+    number = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"Round {self.number}" + (f" ({self.name})" if self.name else "")
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="runs")
+    query_filter = models.JSONField(
+        default=dict, blank=True, help_text="Restricts the run to part of the dataset, e.g. {'subset': 'chat'}."
+    )
+    model_config = models.ForeignKey(ModelConfig, on_delete=models.PROTECT, related_name="runs")
+    template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="runs")
+    rft_round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    k = models.PositiveSmallIntegerField(help_text="Samples per query.")
+    k_meta = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Samples kept by the meta RM.")
+    temperature = models.FloatField(default=0.5)
+    max_tokens = models.PositiveIntegerField(default=1024)
+    seed = models.BigIntegerField(default=0)
+    hinted = models.BooleanField(default=False, help_text="Append the ground-truth hint (RFT data collection).")
+    force_scores = models.BooleanField(
+        default=False, help_text="Continue a sample without valid scores under a score-only constraint."
+    )
+    min_tokens = models.PositiveIntegerField(default=0, help_text="Minimum new tokens per sample (benchmarks).")
+    batch_size = models.PositiveSmallIntegerField(default=8, help_text="Queries per worker task.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    queries_total = models.PositiveIntegerField(default=0)
+    queries_done = models.PositiveIntegerField(default=0)
+    samples_done = models.PositiveIntegerField(default=0)
+    parse_failures = models.PositiveIntegerField(default=0, help_text="Samples without valid scores.")
+    forced_samples = models.PositiveIntegerField(default=0, help_text="Samples whose scores were forced.")
+    tokens_generated = models.BigIntegerField(default=0)
+    generation_seconds = models.FloatField(default=0.0)
+    failed_query_ids = models.JSONField(default=list, blank=True, help_text="Queries whose batch failed for good.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="Computed when the run ends: accuracy as k grows, bias diagnostics."
+    )
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="run_status_created"),
+            models.Index(fields=["dataset", "-created_at"], name="run_dataset_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} on {self.dataset_id} (k={self.k})"
+
+    @property
+    def progress_percent(self) -> int:
+        finished = self.queries_done + len(self.failed_query_ids or [])
+        return int(100 * finished / self.queries_total) if self.queries_total else 0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Generated tokens per second of generation time."""
+        return self.tokens_generated / self.generation_seconds if self.generation_seconds else None
+
+
+class Sample(models.Model):
+    """One GRM judgment of one query: principles, critique and a score per response."""
+
+    class ParseStatus(models.TextChoices):
+        OK = "ok", "parsed"
+        NO_SCORES = "no_scores", "no score box"
+        WRONG_COUNT = "wrong_count", "wrong number of scores"
+        OUT_OF_RANGE = "out_of_range", "score outside 1-10"
+        NOT_INTEGER = "not_integer", "score not an integer"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="samples")
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="samples")
+    sample_index = models.PositiveSmallIntegerField()
+    permutation = models.JSONField(help_text="Shown order: permutation[i] = original position shown at i.")
+    raw_text = models.TextField()
+    principles = models.TextField(blank=True)
+    critique = models.TextField(blank=True)
+    scores = models.JSONField(null=True, blank=True, help_text="Scores in the original response order.")
+    parse_status = models.CharField(max_length=20, choices=ParseStatus.choices)
+    sections_missing = models.BooleanField(default=False, help_text="Principles or critique heading absent.")
+    forced = models.BooleanField(default=False, help_text="Scores obtained by constrained continuation.")
+    hinted = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    meta_score = models.FloatField(null=True, blank=True, help_text="Meta-RM logit.")
+    correct = models.BooleanField(null=True, blank=True, help_text="Eq. 10 against the label; empty if unlabelled.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run_id", "query_id", "sample_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "query", "sample_index"], name="sample_unique_index"),
+        ]
+        indexes = [
+            models.Index(fields=["run", "parse_status"], name="sample_run_parse"),
+            models.Index(fields=["run", "correct"], name="sample_run_correct"),
+            models.Index(fields=["run", "meta_score"], name="sample_run_meta"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sample {self.sample_index} of query {self.query_id} in run {self.run_id}"
+
+
+class Verdict(models.Model):
+    """The aggregate judgment of one query in one run (Voting@k and MetaRM@k)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="verdicts")
+    query = models.ForeignKey(Query, on_delete=models.CASCADE, related_name="verdicts")
+    valid_samples = models.PositiveSmallIntegerField(default=0)
+    vote_totals = models.JSONField(default=list, help_text="Voting@k: summed scores in original order.")
+    best_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    correct = models.BooleanField(null=True, blank=True)
+    tie_broken = models.BooleanField(default=False)
+    meta_vote_totals = models.JSONField(null=True, blank=True)
+    meta_best_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    meta_correct = models.BooleanField(null=True, blank=True)
+    vote_entropy = models.FloatField(null=True, blank=True, help_text="Disagreement between samples' choices.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run_id", "query_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "query"], name="verdict_unique_query")]
+        indexes = [
+            models.Index(fields=["run", "correct"], name="verdict_run_correct"),
+            models.Index(fields=["run", "-vote_entropy"], name="verdict_run_entropy"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Verdict on query {self.query_id} in run {self.run_id}"

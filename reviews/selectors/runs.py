@@ -1,0 +1,166 @@
+"""Reads for runs: the queries a run covers, what a batch judges, the run pages and the worker's report."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Length
+
+from reviews.models import Query, Response, Run, Sample, Verdict
+from reviews.selectors.datasets import subset_condition
+from workers.grm.results import QueryInput, Settings
+
+
+def run_queries(*, dataset: Any, query_filter: dict[str, Any], before: Any = None) -> QuerySet[Query]:
+    """The queries a run covers: the dataset, narrowed by {'subset': name or [names], 'ids': [...]}.
+
+    `before` (a run's creation time) leaves out queries imported after the run was created.
+    """
+    queries = Query.objects.filter(dataset=dataset)
+    if before is not None:
+        queries = queries.filter(created_at__lte=before)
+    subset = query_filter.get("subset")
+    if subset is not None:
+        queries = queries.filter(subset_condition(subset))
+    if query_filter.get("ids") is not None:
+        queries = queries.filter(id__in=list(query_filter["ids"]))
+    return queries.order_by("id")
+
+
+def run_pending_batches(*, run: Run) -> list[list[int]]:
+    """Ids of the run's queries with no verdict and no recorded failure, in batches of batch_size."""
+    failed = set(run.failed_query_ids or [])
+    pending = [
+        query_id
+        for query_id in run_queries(dataset=run.dataset, query_filter=run.query_filter, before=run.created_at)
+        .exclude(verdicts__run=run)
+        .values_list("id", flat=True)
+        if query_id not in failed
+    ]
+    return [pending[i : i + run.batch_size] for i in range(0, len(pending), run.batch_size)]
+
+
+def run_batch_inputs(*, run_id: int, query_ids: Sequence[int]) -> tuple[Settings, list[QueryInput]] | None:
+    """What the engine needs to judge a batch: the run's settings and the batch's queries that still
+    need a judgment (none judged by another delivery, none recorded as failed). None when the run is
+    not running any more."""
+    run = Run.objects.select_related("template").filter(id=run_id).first()
+    if run is None or run.status != Run.Status.RUNNING:
+        return None
+    skip = set(Verdict.objects.filter(run=run, query_id__in=query_ids).values_list("query_id", flat=True))
+    skip |= set(run.failed_query_ids or [])
+    queries = (
+        Query.objects.filter(id__in=[i for i in query_ids if i not in skip])
+        .order_by("id")
+        .prefetch_related("responses")
+    )
+    inputs = [
+        QueryInput(
+            key=str(query.id),
+            context=query.context,
+            responses=[response.text for response in query.responses.all()],
+            best_index=query.best_index,
+            rating=query.rating,
+        )
+        for query in queries
+    ]
+    settings = Settings(
+        template=run.template.text,
+        k=run.k,
+        temperature=run.temperature,
+        max_tokens=run.max_tokens,
+        seed=run.seed,
+        hinted=run.hinted,
+        force_scores=run.force_scores,
+        min_tokens=run.min_tokens,
+    )
+    return settings, inputs
+
+
+def runs_list(*, dataset: str = "", status: str = "") -> QuerySet[Run]:
+    """Runs for the API list, optionally of one dataset (by name) or in one status."""
+    runs = Run.objects.select_related("dataset", "model_config", "template")
+    if dataset:
+        runs = runs.filter(dataset__name=dataset)
+    if status:
+        runs = runs.filter(status=status)
+    return runs
+
+
+def runs_recent(*, limit: int = 20) -> QuerySet[Run]:
+    return Run.objects.select_related("dataset", "model_config", "template").order_by("-created_at")[:limit]
+
+
+def run_for_page(*, run_id: int) -> Run:
+    return Run.objects.select_related("dataset", "model_config", "template", "created_by").get(id=run_id)
+
+
+def run_accuracy(*, run: Run) -> dict[str, object]:
+    """Voting@k accuracy over queries with a labelled best, overall and per subset (one SQL query)."""
+    rows = list(
+        Verdict.objects.filter(run=run, correct__isnull=False)
+        .values("query__subset")
+        .annotate(total=Count("id"), right=Count("id", filter=Q(correct=True)))
+        .order_by("query__subset")
+    )
+    subsets = [
+        {
+            "subset": row["query__subset"] or "(none)",
+            "total": row["total"],
+            "right": row["right"],
+            "accuracy": row["right"] / row["total"],
+        }
+        for row in rows
+    ]
+    total = sum(row["total"] for row in rows)
+    right = sum(row["right"] for row in rows)
+    meta = Verdict.objects.filter(run=run, meta_correct__isnull=False).aggregate(
+        total=Count("id"), right=Count("id", filter=Q(meta_correct=True))
+    )
+    return {
+        "total": total,
+        "right": right,
+        "accuracy": right / total if total else None,
+        "subsets": subsets,
+        "meta_total": meta["total"],
+        "meta_accuracy": meta["right"] / meta["total"] if meta["total"] else None,
+    }
+
+
+def samples_list(*, filters: dict[str, Any]) -> QuerySet[Sample]:
+    """Samples for the API list, filtered by run, query and parse status."""
+    return Sample.objects.filter(**filters)
+
+
+def verdicts_list(*, filters: dict[str, Any]) -> QuerySet[Verdict]:
+    """Verdicts for the API list, filtered by run, query and correctness."""
+    return Verdict.objects.filter(**filters)
+
+
+def run_report_inputs(*, run_id: int) -> Iterator[tuple[Query, list[int], list[Sample]]]:
+    """Each labelled-or-not query of a run with its response lengths and samples, query by query
+    (for the worker's report; reads in chunks of 2,000 queries)."""
+    query_ids = list(Verdict.objects.filter(run_id=run_id).order_by("query_id").values_list("query_id", flat=True))
+    for start in range(0, len(query_ids), 2000):
+        chunk = query_ids[start : start + 2000]
+        queries = Query.objects.in_bulk(chunk)
+        lengths: dict[int, list[int]] = defaultdict(list)
+        for query_id, length in (
+            Response.objects.filter(query_id__in=chunk)
+            .order_by("query_id", "position")
+            .annotate(n=Length("text"))
+            .values_list("query_id", "n")
+        ):
+            lengths[query_id].append(length)
+        samples: dict[int, list[Sample]] = defaultdict(list)
+        for sample in (
+            Sample.objects.filter(run_id=run_id, query_id__in=chunk)
+            .order_by("query_id", "sample_index")
+            .only("query_id", "scores", "permutation", "meta_score", "parse_status")
+        ):
+            samples[sample.query_id].append(sample)
+        for query_id in chunk:
+            yield queries[query_id], lengths[query_id], samples[query_id]

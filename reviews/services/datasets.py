@@ -1,0 +1,209 @@
+"""Writes for datasets: importing queries with their responses and labels (the importer command, the
+upload task and the demo all come here), and the dataset name rule."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone
+
+from reviews.errors import InvalidInput
+from reviews.ingest import copy_writer
+from reviews.ingest.formats import FieldErrors, Limits, normalize
+from reviews.ingest.readers import RecordError, read_records
+from reviews.locks import lock_for_transaction
+from reviews.models import Dataset
+
+logger = logging.getLogger(__name__)
+
+MAX_REPORTED_ERRORS = 10_000
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, and the bad lines with their fields (the first MAX_REPORTED_ERRORS)."""
+
+    dataset: str
+    created: int = 0
+    unchanged: int = 0
+    items: int = 0  # records read, good and bad
+    lines: int = 0  # the line of the last record
+    errors: list[RecordError] = field(default_factory=list)
+    error_count: int = 0
+    stored: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.error_count
+
+    def add_error(self, error: RecordError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(error)
+
+
+class ImportRefused(InvalidInput):
+    """The whole import was refused (all-or-nothing policy, a bad dataset name, a cap); nothing was written."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"{report.error_count} bad line(s); nothing was stored")
+        self.report = report
+
+
+def dataset_name_errors(name: str) -> list[str]:
+    """Why `name` cannot name a dataset (it appears in URLs), or nothing."""
+    if not name:
+        return ["a dataset name is required"]
+    if len(name) > 100:
+        return [f"dataset name is {len(name)} characters; at most 100"]
+    if not re.fullmatch(r"[-a-zA-Z0-9_]+", name):
+        return [f"dataset name {name!r} may hold only letters, digits, - and _"]
+    return []
+
+
+def _validated_rows(
+    stream: IO[bytes],
+    *,
+    fmt: str,
+    field_map: dict[str, str] | None,
+    subset: str,
+    max_items: int | None,
+    report: ImportReport,
+) -> Iterator[copy_writer.Row]:
+    """Each good item as a row to store; every bad line goes to the report instead."""
+    limits = Limits(max_responses=settings.GRM_MAX_RESPONSES, max_text_chars=settings.GRM_MAX_TEXT_CHARS)
+    for items, (line, record) in enumerate(read_records(stream), start=1):
+        report.lines, report.items = line, items
+        if max_items is not None and items > max_items:
+            report.errors, report.error_count = [], 0
+            message = f"the upload holds more than {max_items:,} items, the cap (GRM_UPLOAD_MAX_ITEMS)"
+            report.add_error(RecordError(line, "", message))
+            raise ImportRefused(report)
+        if isinstance(record, RecordError):
+            report.add_error(record)
+            continue
+        try:
+            item = normalize(record, fmt, field_map=field_map, subset=subset, limits=limits)
+        except FieldErrors as exc:
+            for name, message in exc.errors:
+                report.add_error(RecordError(line, name, message))
+            continue
+        yield copy_writer.Row.of(line, item)
+
+
+def dataset_import(
+    *,
+    dataset_name: str,
+    stream: IO[bytes],
+    fmt: str,
+    field_map: dict[str, str] | None = None,
+    subset: str = "",
+    partial: bool = False,
+    created_by: User | None = None,
+    source: str = "",
+    max_items: int | None = None,
+) -> ImportReport:
+    """Stream records from `stream` into the dataset, creating it if needed. The importer command and
+    the upload task both come here.
+
+    One pass, one transaction: each record is validated, and every copy_writer.CHUNK good ones are checked
+    against the ids stored (before, or earlier in this file) and written with bulk inserts (COPY on
+    PostgreSQL, where a writer thread stores a chunk while the next is validated). Memory does not
+    grow with the file.
+
+    Idempotent: an item whose id exists with the same content is counted unchanged; the same id with
+    other content is a conflict, the same id twice in the file a duplicate. With partial=False any
+    bad line rolls the whole import back (nothing stored, every bad line reported, ImportRefused);
+    with partial=True the good lines are stored and the bad ones reported. Concurrent imports into
+    one dataset take turns (a PostgreSQL advisory lock; SQLite has a single writer anyway).
+    """
+    report = ImportReport(dataset=dataset_name)
+    name_errors = dataset_name_errors(dataset_name)
+    if name_errors:
+        for message in name_errors:
+            report.add_error(RecordError(0, "dataset", message))
+        report.stored = False
+        raise ImportRefused(report)
+    try:
+        with transaction.atomic():
+            _import_in_transaction(
+                report,
+                stream,
+                fmt=fmt,
+                field_map=field_map,
+                subset=subset,
+                partial=partial,
+                created_by=created_by,
+                source=source,
+                max_items=max_items,
+            )
+    except ImportRefused:
+        report.stored = False
+        report.created = report.unchanged = 0
+        raise
+    logger.info(
+        "import into %s: %d created, %d unchanged, %d errors",
+        dataset_name,
+        report.created,
+        report.unchanged,
+        report.error_count,
+    )
+    return report
+
+
+def _import_in_transaction(
+    report: ImportReport,
+    stream: IO[bytes],
+    *,
+    fmt: str,
+    field_map: dict[str, str] | None,
+    subset: str,
+    partial: bool,
+    created_by: User | None,
+    source: str,
+    max_items: int | None,
+) -> None:
+    lock_for_transaction(f"grm-import:{report.dataset}")
+    dataset, new_dataset = Dataset.objects.get_or_create(
+        name=report.dataset, defaults={"created_by": created_by, "source": source}
+    )
+    writer = copy_writer.Writer(connection, dataset.id, dataset.name, timezone.now())
+    rows = _validated_rows(stream, fmt=fmt, field_map=field_map, subset=subset, max_items=max_items, report=report)
+    with copy_writer.writing(writer) as submit:
+        while chunk := list(itertools.islice(rows, copy_writer.CHUNK)):
+            submit(chunk)
+    outcome = writer.outcome
+    report.created, report.unchanged = outcome.created, outcome.unchanged
+    for error in outcome.errors:
+        report.add_error(error)
+    report.errors.sort(key=lambda error: error.line)
+    if report.lines == 0 and not report.error_count:
+        report.add_error(RecordError(1, "", "the file holds no items"))
+    if not report.ok and not partial:
+        raise ImportRefused(report)
+    if new_dataset and not report.created:
+        dataset.delete()  # nothing stored: leave no empty dataset behind
+
+
+DEMO_FILE = settings.BASE_DIR / "reviews" / "demo" / "demo.jsonl"
+DEMO_DATASET = "demo"
+
+
+def demo_load() -> ImportReport:
+    """The team-written demo dataset (chat, reasoning, safety, code); loading it twice changes nothing."""
+    with DEMO_FILE.open("rb") as stream:
+        report = dataset_import(
+            dataset_name=DEMO_DATASET, stream=stream, fmt="native", source="reviews/demo/demo.jsonl"
+        )
+    Dataset.objects.filter(name=DEMO_DATASET, description="").update(
+        description="Written by the team: chat, reasoning with verifiable answers, safety and coding."
+    )
+    return report

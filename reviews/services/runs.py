@@ -1,0 +1,271 @@
+"""Writes for runs: create, claim, store a judged batch, record failures, refresh progress, cancel,
+resume.
+
+Every function is safe to call twice with the same arguments (a task delivered again): samples and
+verdicts are unique per (run, query, index) and (run, query), counters are recomputed from rows, and
+status changes are conditional updates that only one caller can win.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from reviews import enqueue
+from reviews.errors import RunInvalid
+from reviews.models import Dataset, ModelConfig, PromptTemplate, Round, Run, Sample, Verdict
+from reviews.selectors.runs import run_queries
+from reviews.services.configs import defaults_ensure
+from workers.grm.results import QueryResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The allowed range of a run parameter, its default and what it means: the run form, the API's
+    serializer, the `grm_run` command and `run_create` all read these."""
+
+    low: float
+    high: float
+    default: float
+    help: str = ""
+
+
+RUN_PARAMETERS: dict[str, Limit] = {
+    "k": Limit(1, 64, 4, "Samples per query."),
+    "temperature": Limit(0.0, 2.0, 0.5, "Sampling temperature; 0 is greedy."),
+    "max_tokens": Limit(1, 32768, 512, "New tokens per sample at most."),
+    "seed": Limit(0, 2**63 - 1, 0, "Seeds the shown order of responses, the sampling and tie-breaks."),
+    "batch_size": Limit(1, 256, 8, "Queries per worker task."),
+}
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise RunInvalid(f"{name} must be from {low} to {high}, got {value}", field=name)
+
+
+@transaction.atomic
+def run_create(
+    *,
+    dataset: Dataset,
+    model_config: ModelConfig,
+    template: PromptTemplate,
+    k: int,
+    temperature: float = RUN_PARAMETERS["temperature"].default,
+    max_tokens: int = int(RUN_PARAMETERS["max_tokens"].default),
+    seed: int = 0,
+    hinted: bool = False,
+    force_scores: bool = False,
+    min_tokens: int = 0,
+    batch_size: int = int(RUN_PARAMETERS["batch_size"].default),
+    k_meta: int | None = None,
+    query_filter: dict[str, Any] | None = None,
+    rft_round: Round | None = None,
+    created_by: User | None = None,
+) -> Run:
+    """Create a run and enqueue it once the transaction commits."""
+    values = {"k": k, "temperature": temperature, "max_tokens": max_tokens, "seed": seed, "batch_size": batch_size}
+    for name, value in values.items():
+        limit = RUN_PARAMETERS[name]
+        _check_range(name, value, limit.low, limit.high)
+    _check_range("min_tokens", min_tokens, 0, max_tokens)
+    if k_meta is not None:
+        _check_range("k_meta", k_meta, 1, k)
+    query_filter = dict(query_filter or {})
+    unknown = set(query_filter) - {"subset", "ids"}
+    if unknown:
+        raise RunInvalid(f"query_filter accepts subset and ids, not {', '.join(sorted(unknown))}", field="query_filter")
+    total = run_queries(dataset=dataset, query_filter=query_filter, before=timezone.now()).count()
+    if total == 0:
+        raise RunInvalid(f"no queries in {dataset.name} match {query_filter or 'the run'}")
+    run = Run.objects.create(
+        dataset=dataset,
+        model_config=model_config,
+        template=template,
+        k=k,
+        k_meta=k_meta,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=seed,
+        hinted=hinted,
+        force_scores=force_scores,
+        min_tokens=min_tokens,
+        batch_size=batch_size,
+        query_filter=query_filter,
+        rft_round=rft_round,
+        created_by=created_by,
+        queries_total=total,
+    )
+    enqueue.on_commit(enqueue.RUN_START, run.id)
+    return run
+
+
+def run_create_from(*, dataset: Dataset, params: Mapping[str, Any], created_by: User | None = None) -> Run:
+    """A run from the parameters a page form, the API's serializer or the command line validated:
+    the names of RUN_PARAMETERS, `hinted`, `force_scores`, `subset`, and `model_config` / `template`
+    (the defaults when absent or empty)."""
+    template, model = defaults_ensure()
+    return run_create(
+        dataset=dataset,
+        model_config=params.get("model_config") or model,
+        template=params.get("template") or template,
+        **{name: params[name] for name in RUN_PARAMETERS if params.get(name) is not None},
+        hinted=bool(params.get("hinted")),
+        force_scores=bool(params.get("force_scores")),
+        query_filter={"subset": params["subset"]} if params.get("subset") else {},
+        created_by=created_by,
+    )
+
+
+def run_claim(*, run_id: int) -> Run | None:
+    """Move a queued run to running; the run if it is running now (claimed here or before), else None."""
+    Run.objects.filter(id=run_id, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=timezone.now())
+    run = Run.objects.filter(id=run_id).first()
+    return run if run is not None and run.status == Run.Status.RUNNING else None
+
+
+def run_store_results(*, run_id: int, results: Sequence[QueryResult], generation_seconds: float) -> int:
+    """Store a judged batch's samples and verdicts (what was stored already stays: a batch delivered
+    twice stores once), add its generation time and refresh the run's counters; returns the queries."""
+    samples = [
+        Sample(
+            run_id=run_id,
+            query_id=int(result.query.key),
+            sample_index=sample.sample_index,
+            permutation=sample.permutation,
+            raw_text=sample.raw_text,
+            principles=sample.judgment.principles,
+            critique=sample.judgment.critique,
+            scores=sample.scores,
+            parse_status=str(sample.judgment.status),
+            sections_missing=sample.judgment.sections_missing,
+            forced=sample.forced,
+            hinted=sample.hinted,
+            prompt_tokens=sample.prompt_tokens,
+            completion_tokens=sample.completion_tokens,
+            latency_ms=sample.latency_ms,
+            correct=sample.correct,
+        )
+        for result in results
+        for sample in result.samples
+    ]
+    verdicts = [
+        Verdict(
+            run_id=run_id,
+            query_id=int(result.query.key),
+            valid_samples=result.vote.voters,
+            vote_totals=result.vote.totals,
+            best_index=result.vote.best_index,
+            correct=result.correct,
+            tie_broken=result.vote.tie_broken,
+            vote_entropy=result.entropy,
+        )
+        for result in results
+    ]
+    with transaction.atomic():
+        Sample.objects.bulk_create(samples, ignore_conflicts=True)
+        Verdict.objects.bulk_create(verdicts, ignore_conflicts=True)
+        Run.objects.filter(id=run_id).update(generation_seconds=F("generation_seconds") + generation_seconds)
+    run_refresh_progress(run_id=run_id)
+    return len(results)
+
+
+def run_batch_failed(*, run_id: int, query_ids: Sequence[int], message: str) -> None:
+    """Record that a batch failed for good: its queries are skipped, the message is shown, the run goes on."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(id=run_id)
+        # A query judged by another delivery of this batch is done, not failed.
+        judged = set(Verdict.objects.filter(run_id=run_id, query_id__in=query_ids).values_list("query_id", flat=True))
+        run.failed_query_ids = sorted(set(run.failed_query_ids or []) | (set(query_ids) - judged))
+        line = f"{len(query_ids)} queries failed: {message}"
+        if line not in run.error_message:
+            run.error_message = (run.error_message + "\n" + line).strip()[-10_000:]
+        run.save(update_fields=["failed_query_ids", "error_message", "updated_at"])
+    logger.warning("run %s: batch of %d failed: %s", run_id, len(query_ids), message)
+    run_refresh_progress(run_id=run_id)
+
+
+def run_refresh_progress(*, run_id: int) -> None:
+    """Recompute the counters from the stored rows, and finish the run when nothing is left.
+
+    The run row is locked first, so concurrent refreshes apply in turn and the last one wins.
+    """
+    with transaction.atomic():
+        Run.objects.select_for_update().filter(id=run_id).first()
+        _refresh_locked(run_id)
+
+
+def _refresh_locked(run_id: int) -> None:
+    totals = Sample.objects.filter(run_id=run_id).aggregate(
+        samples=Count("id"),
+        failures=Count("id", filter=~Q(parse_status=Sample.ParseStatus.OK)),
+        forced=Count("id", filter=Q(forced=True)),
+        tokens=Sum("completion_tokens"),
+    )
+    done = Verdict.objects.filter(run_id=run_id).count()
+    Run.objects.filter(id=run_id).update(
+        queries_done=done,
+        samples_done=totals["samples"],
+        parse_failures=totals["failures"],
+        forced_samples=totals["forced"],
+        tokens_generated=totals["tokens"] or 0,
+        updated_at=timezone.now(),
+    )
+    run = Run.objects.get(id=run_id)
+    failed = len(run.failed_query_ids or [])
+    if done + failed >= run.queries_total:
+        status = Run.Status.DONE if done else Run.Status.FAILED
+        ended = Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(
+            status=status, finished_at=timezone.now()
+        )
+        if ended and status == Run.Status.DONE:
+            enqueue.on_commit(enqueue.RUN_REPORT, run_id)
+
+
+def run_report_store(*, run_id: int, report: dict[str, Any]) -> None:
+    """Keep a finished run's computed report (accuracy as k grows, bias diagnostics)."""
+    Run.objects.filter(id=run_id).update(report=report)
+
+
+def run_cancel(*, run: Run) -> bool:
+    """Stop a queued or running run: batches not started yet are skipped. False if it had ended."""
+    return bool(
+        Run.objects.filter(id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
+            status=Run.Status.CANCELLED, finished_at=timezone.now()
+        )
+    )
+
+
+def runs_resume_stalled(*, stalled_for: timedelta) -> list[int]:
+    """Re-enqueue runs that made no progress for `stalled_for` (a worker died with their tasks).
+
+    Claims each run by moving its updated_at, so of several workers starting at once only one
+    re-enqueues it. Work already stored is skipped when the batches run again.
+    """
+    cutoff = timezone.now() - stalled_for
+    resumed = []
+    for run_id, updated_at in Run.objects.filter(
+        status__in=[Run.Status.QUEUED, Run.Status.RUNNING], updated_at__lte=cutoff
+    ).values_list("id", "updated_at"):
+        if Run.objects.filter(id=run_id, updated_at=updated_at).update(updated_at=timezone.now()):
+            with transaction.atomic():
+                enqueue.on_commit(enqueue.RUN_START, run_id)
+            resumed.append(run_id)
+    if resumed:
+        logger.info("resuming stalled runs %s", resumed)
+    return resumed
+
+
+def run_heartbeat(*, run_id: int) -> None:
+    """Mark a run as making progress (a batch is generating), so it does not look stalled."""
+    Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(updated_at=timezone.now())

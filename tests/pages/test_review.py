@@ -1,0 +1,184 @@
+"""The review pages: one item at a time with htmx swaps, creating queues, agreement, and their query counts.
+
+Who holds an item, skipping and the completed count are the service's (tests/services/test_queues.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from reviews.models import Annotation, Assignment, QueueItem, ReviewQueue
+from reviews.services.queues import queue_next, queue_submit
+from tests.factories import PASSWORD, UserFactory, make_queue, make_run
+from tests.queries import assert_count_does_not_grow, count_queries
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reviewer_page(reviewer_user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.login(username=reviewer_user.username, password=PASSWORD)
+    return client
+
+
+def csrf(client: Client, url: str) -> str:
+    client.get(url)
+    return client.cookies["csrftoken"].value
+
+
+def test_the_review_page_shows_the_item_and_one_post_swaps_in_the_next(reviewer_page, reviewer_user):
+    _, run = make_run(queries=2, k=2)
+    queue = make_queue(run, priority=ReviewQueue.Priority.AUTO_REJECTED)
+    url = reverse("queue-review", args=[queue.pk])
+    page = reviewer_page.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="review-item"' in html
+    assert "<strong>Answer</strong>" in html  # Markdown rendered
+    assert "under review" in html
+    assert "js/review.js" in html
+    item = Assignment.objects.get(reviewer=reviewer_user).item
+    token = reviewer_page.cookies["csrftoken"].value
+    annotate = reverse("queue-annotate", args=[queue.pk, item.pk])
+    answer = reviewer_page.post(
+        annotate,
+        {"decision": "reject", "failure_modes": ["incorrect_critique"], "time_spent_ms": "1500"},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert answer.status_code == 200
+    fragment = answer.content.decode()
+    assert fragment.lstrip().startswith('<section id="review-item"')
+    assert f'data-item="{item.pk}"' not in fragment
+    annotation = Annotation.objects.get()
+    assert (annotation.decision, annotation.time_spent_ms) == ("reject", 1500)
+    assert [m.code for m in annotation.failure_modes.all()] == ["incorrect_critique"]
+
+
+def test_a_bad_decision_is_a_400_that_keeps_the_item(reviewer_page):
+    _, run = make_run(queries=1, k=1)
+    queue = make_queue(run)
+    token = csrf(reviewer_page, reverse("queue-review", args=[queue.pk]))
+    item = QueueItem.objects.get()
+    answer = reviewer_page.post(
+        reverse("queue-annotate", args=[queue.pk, item.pk]),
+        {"decision": "maybe"},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert answer.status_code == 400
+    assert f'data-item="{item.pk}"' in answer.content.decode()
+    assert "decision" in answer.content.decode()
+
+
+def test_only_admins_create_queues_and_people_without_a_role_cannot_review(admin_client, client):
+    dataset, run = make_run(queries=2, k=1)
+    page = admin_client.get(reverse("queue-new"))
+    assert page.status_code == 200
+    answer = admin_client.post(
+        reverse("queue-new"),
+        {
+            "name": "wrong ones",
+            "dataset": dataset.name,
+            "run": run.pk,
+            "priority": "auto_rejected",
+            "reviewers_per_item": 2,
+            "reservation_minutes": 5,
+            "correct": "",
+            "parse_status": "",
+        },
+    )
+    assert answer.status_code == 302
+    queue = ReviewQueue.objects.get()
+    assert (queue.item_count, queue.reviewers_per_item, queue.reservation_seconds) == (2, 2, 300)
+    nobody = UserFactory.create()
+    client.login(username=nobody.username, password=PASSWORD)
+    assert client.get(reverse("queues")).status_code == 403
+    assert client.get(reverse("queue-review", args=[queue.pk])).status_code == 403
+    reviewer = UserFactory.create(roles=["reviewer"])
+    client.login(username=reviewer.username, password=PASSWORD)
+    assert client.get(reverse("queue-new")).status_code == 403
+    assert "wrong ones" in client.get(reverse("queues")).content.decode()
+
+
+def test_the_review_page_and_the_next_item_request_run_the_same_queries_for_any_k(admin_user):
+    client = Client()
+    client.login(username=admin_user.username, password=PASSWORD)
+    pages, annotations = {}, {}
+    for k, responses in [(4, 2), (32, 2), (4, 8)]:
+        _, run = make_run(queries=3, k=k, responses=responses)
+        queue = make_queue(run, name=f"k{k}-r{responses}")
+        size = f"k={k}, {responses} responses"
+        with count_queries() as pages[size]:
+            response = client.get(reverse("queue-review", args=[queue.pk]))
+            assert response.status_code == 200, response.content[:500]
+        item = Assignment.objects.get(reviewer=admin_user, queue=queue).item
+        with count_queries() as annotations[size]:
+            response = client.post(
+                reverse("queue-annotate", args=[queue.pk, item.pk]), data={"decision": "accept"}, HTTP_HX_REQUEST="true"
+            )
+            assert response.status_code == 200, response.content[:500]
+    assert_count_does_not_grow(pages)
+    assert_count_does_not_grow(annotations)
+
+
+def test_agreement_changes_when_a_second_reviewer_annotates(admin_client):
+    _, run = make_run(queries=2, k=1)
+    queue = make_queue(run, reviewers_per_item=2)
+    alice, bob = UserFactory.create(roles=["reviewer"]), UserFactory.create(roles=["reviewer"])
+    for item in queue.items.all():
+        queue_submit(item=item, reviewer=alice, decision="accept")
+    page = admin_client.get(reverse("queue-agreement", args=[queue.pk])).content.decode()
+    assert alice.username in page
+    assert "No unit has two annotations yet" in page
+    first, second = queue.items.all()
+    queue_submit(item=first, reviewer=bob, decision="accept")
+    queue_submit(item=second, reviewer=bob, decision="reject")
+    page = admin_client.get(reverse("queue-agreement", args=[queue.pk])).content.decode()
+    assert bob.username in page
+    assert "Disagreements (1)" in page
+
+
+def test_a_reviewer_may_correct_the_scores_all_or_none(reviewer_page, reviewer_user):
+    _, run = make_run(queries=2, k=1, responses=2)
+    queue = make_queue(run)
+    token = csrf(reviewer_page, reverse("queue-review", args=[queue.pk]))
+    item = Assignment.objects.get(reviewer=reviewer_user).item
+    annotate = reverse("queue-annotate", args=[queue.pk, item.pk])
+    half = reviewer_page.post(
+        annotate,
+        {"decision": "reject", "corrected_scores": ["4", ""]},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert half.status_code == 400
+    assert "every response" in half.content.decode()
+    assert Annotation.objects.count() == 0
+    full = reviewer_page.post(
+        annotate,
+        {"decision": "reject", "corrected_scores": ["4", "8"]},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert full.status_code == 200
+    assert Annotation.objects.get().corrected_scores == [4, 8]
+
+
+def test_only_the_holder_annotates_an_item(reviewer_page, reviewer_user):
+    _, run = make_run(queries=2, k=1)
+    queue = make_queue(run)
+    alice = UserFactory.create(roles=["reviewer"])
+    held = queue_next(queue=queue, reviewer=alice)
+    assert held is not None
+    token = csrf(reviewer_page, reverse("queue-review", args=[queue.pk]))  # the page user takes the other item
+    answer = reviewer_page.post(
+        reverse("queue-annotate", args=[queue.pk, held.pk]),
+        {"decision": "accept"},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert answer.status_code == 409
+    assert "not reserved for you" in answer.content.decode()
+    assert Annotation.objects.count() == 0
