@@ -22,8 +22,15 @@ $(VENV)/.installed-runtime: requirements/base.txt requirements/ml.txt requiremen
 
 install-dev: $(VENV)/.installed-dev
 
-$(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements/dev.txt
-	$(PIP) install $(PIN) -r requirements/dev.txt
+# vLLM's request classes import on a CPU, so the tests build real ones: the version requirements/gpu.txt
+# pins, with --no-deps (it declares the CUDA stack), over the small packages of requirements/vllm-test.txt.
+# pip then lists that stack as "dependency conflicts" whenever it installs something: expected, harmless here.
+VLLM_VERSION = $(shell sed -n 's/^vllm==\([^ ;#]*\).*/\1/p' requirements/gpu.txt)
+
+$(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements/dev.txt requirements/vllm-test.txt requirements/gpu.txt
+	$(PIP) install $(PIN) -r requirements/dev.txt -r requirements/vllm-test.txt
+	test -n "$(VLLM_VERSION)" || { echo "requirements/gpu.txt pins no vllm==VERSION" >&2; exit 1; }
+	$(PIP) install --no-deps vllm==$(VLLM_VERSION)
 	touch $@
 
 ## Set up and run the app: SQLite, a filesystem broker, the web server and two workers. Ctrl-C stops all.

@@ -201,6 +201,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "reviews.models.Run.Status",
         "UploadStatusEnum": "reviews.models.Upload.Status",
+        "CheckpointStatusEnum": "reviews.models.MetaRmCheckpoint.Status",
+        "RunMetaStatusEnum": "reviews.models.Run.MetaStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -220,6 +222,12 @@ GRM_UPLOAD_DIR = Path(env_str("GRM_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 GRM_MODEL = env_str("GRM_MODEL", DEFAULT_MODEL)
 # A run with no progress for this long is re-enqueued when a worker starts (its worker died).
 GRM_RUN_STALL_SECONDS = env_int("GRM_RUN_STALL_SECONDS", 300, minimum=0)
+
+# --- Meta RM: trained checkpoints, and under cache/ the plain backbone copies and cached features they
+# start from (shared by the gpu workers).
+GRM_METARM_DIR = Path(env_str("GRM_METARM_DIR", str(DATA_DIR / "metarm")))
+# Samples per scoring batch: one forward pass each, and one write of their scores.
+GRM_METARM_BATCH = env_int("GRM_METARM_BATCH", 64, minimum=1)
 
 # --- Security. GRM_HTTPS (default: on when debug is off) turns on redirects, secure cookies, HSTS.
 GRM_HTTPS = env_bool("GRM_HTTPS", not DEBUG)

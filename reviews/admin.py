@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
+from reviews.errors import ApplicationError
 from reviews.models import (
     Annotation,
     ApiToken,
     Dataset,
     FailureMode,
+    MetaRmCheckpoint,
     ModelConfig,
     PromptTemplate,
     Query,
@@ -24,6 +26,7 @@ from reviews.models import (
     Sample,
     Verdict,
 )
+from reviews.services import metarm as metarm_services
 from reviews.services.accounts import api_token_revoke
 
 
@@ -97,10 +100,12 @@ class RunAdmin(admin.ModelAdmin):
         "queries_done",
         "queries_total",
         "parse_failures",
+        "meta_status",
         "created_by",
         "created_at",
     )
-    list_filter = ("status", "dataset", "model_config", "hinted", "rft_round")
+    list_filter = ("status", "meta_status", "dataset", "model_config", "hinted", "rft_round")
+    actions = ["train_metarm", "meta_score"]
     search_fields = ("dataset__name", "model_config__name", "error_message")
     list_select_related = ("dataset", "model_config", "created_by")
     date_hierarchy = "created_at"
@@ -114,7 +119,89 @@ class RunAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "created_at",
+        "meta_status",
+        "meta_scored",
+        "meta_error",
     )
+
+    @admin.action(description="Train a meta RM (cpu profile) on the selected runs")
+    def train_metarm(self, request: HttpRequest, queryset: Any) -> None:
+        try:
+            checkpoint = metarm_services.checkpoint_train_start(
+                runs=list(queryset.order_by("id")), created_by=request.user if request.user.is_authenticated else None
+            )
+        except ApplicationError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+        else:
+            self.message_user(request, f"Meta RM {checkpoint.name} queued for training on a gpu-queue worker.")
+
+    @admin.action(description="Meta-score the selected runs with the active meta RM")
+    def meta_score(self, request: HttpRequest, queryset: Any) -> None:
+        for run in queryset.order_by("id"):
+            try:
+                metarm_services.run_meta_request(run=run)
+            except ApplicationError as exc:
+                self.message_user(request, f"Run {run.id}: {exc}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"Run {run.id}: meta scoring asked for.")
+
+
+@admin.register(MetaRmCheckpoint)
+class MetaRmCheckpointAdmin(admin.ModelAdmin):
+    """Checkpoints with their validation metrics; training and results are written by workers only."""
+
+    list_display = (
+        "name",
+        "source",
+        "profile",
+        "status",
+        "progress_percent",
+        "roc_auc",
+        "accuracy",
+        "calibration_error",
+        "training_examples",
+        "is_active",
+        "created_at",
+    )
+    list_filter = ("status", "source", "profile", "is_active")
+    search_fields = ("name", "location", "base_model")
+    readonly_fields = tuple(
+        field.name for field in MetaRmCheckpoint._meta.get_fields() if field.concrete and field.name != "name"
+    )
+    actions = ["activate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # trained through metarm_train or the run actions; registered on the checkpoints page
+
+    @admin.display(description="ROC-AUC")
+    def roc_auc(self, obj: MetaRmCheckpoint) -> str:
+        return _metric(obj, "roc_auc")
+
+    @admin.display(description="accuracy")
+    def accuracy(self, obj: MetaRmCheckpoint) -> str:
+        return _metric(obj, "accuracy")
+
+    @admin.display(description="ECE")
+    def calibration_error(self, obj: MetaRmCheckpoint) -> str:
+        return _metric(obj, "ece")
+
+    @admin.action(description="Make the selected checkpoint the active one")
+    def activate(self, request: HttpRequest, queryset: Any) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one checkpoint to activate.", level=messages.ERROR)
+            return
+        checkpoint = queryset.get()
+        try:
+            metarm_services.checkpoint_activate(checkpoint=checkpoint)
+        except ApplicationError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+        else:
+            self.message_user(request, f"{checkpoint.name} is now the active meta RM.")
+
+
+def _metric(checkpoint: MetaRmCheckpoint, name: str) -> str:
+    value = (checkpoint.metrics or {}).get(name)
+    return f"{value:.3f}" if isinstance(value, int | float) else "—"
 
 
 @admin.register(Sample)

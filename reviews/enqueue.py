@@ -14,6 +14,8 @@ from grmweb.celery import app
 RUN_START = "workers.tasks.run_start"
 RUN_REPORT = "workers.tasks.run_report"
 INGEST_UPLOAD = "workers.tasks.ingest_upload"
+METARM_TRAIN = "workers.tasks.gpu_metarm_train"
+METARM_SCORE = "workers.tasks.gpu_metarm_score"
 
 
 def send(name: str, *args: object) -> None:

@@ -46,3 +46,7 @@ class UploadRefused(InvalidInput):
 
 class UploadTooLarge(UploadRefused, TooLarge):
     """An upload's body is over GRM_UPLOAD_MAX_BYTES."""
+
+
+class MetaRmInvalid(InvalidInput):
+    """A meta RM cannot be trained, registered or used as asked; the message names the input."""

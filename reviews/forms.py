@@ -5,10 +5,56 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator
 
-from reviews.models import Annotation, Dataset, FailureMode, ModelConfig, PromptTemplate, ReviewQueue, Run, Sample
+from reviews.models import (
+    Annotation,
+    Dataset,
+    FailureMode,
+    MetaRmCheckpoint,
+    ModelConfig,
+    PromptTemplate,
+    ReviewQueue,
+    Run,
+    Sample,
+)
 from reviews.selectors.datasets import dataset_subsets
+from reviews.selectors.metarm import checkpoint_active, checkpoints_ready
 from reviews.services.runs import RUN_PARAMETERS
+
+
+def _lookup_value_is_safe(value: Any, *, by_id: bool) -> bool:
+    """A value the database can be asked for: an id within 64 bits, a name without NUL (PostgreSQL
+    refuses it in a query, SQLite overflows on larger integers: a 500 otherwise)."""
+    text = str(value)
+    if by_id:
+        return text.isdecimal() and int(text) < 2**63
+    return "\x00" not in text
+
+
+class RunChoiceField(forms.ModelChoiceField):
+    """A run by id (`?a=12`)."""
+
+    def to_python(self, value: Any) -> Any:
+        if value not in self.empty_values and not _lookup_value_is_safe(value, by_id=True):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class CheckpointChoiceField(forms.ModelChoiceField):
+    """A ready meta RM checkpoint, by name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("to_field_name", "name")
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if value not in self.empty_values and not _lookup_value_is_safe(value, by_id=False):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} (active)" if obj.is_active else str(obj.name)
 
 
 def _number_field(name: str) -> forms.Field:
@@ -32,6 +78,20 @@ class RunForm(forms.Form):
     batch_size = _number_field("batch_size")
     hinted = forms.BooleanField(required=False, help_text="Name the labelled best in the prompt (RFT data).")
     force_scores = forms.BooleanField(required=False, help_text="Constrain a sample without scores to give them.")
+    k_meta = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=int(RUN_PARAMETERS["k"].high),
+        label="k_meta",
+        help_text="MetaRM@k: vote over the k_meta samples the meta RM trusts most (1 to k). Empty: no meta RM, "
+        "unless a checkpoint is chosen (then k/2).",
+    )
+    meta_checkpoint = CheckpointChoiceField(
+        queryset=MetaRmCheckpoint.objects.none(),
+        required=False,
+        empty_label="none (the active one when k_meta is set)",
+        help_text="The meta RM that scores the samples once sampling ends.",
+    )
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -42,6 +102,87 @@ class RunForm(forms.Form):
         default_template = PromptTemplate.objects.filter(is_default=True).first()
         self.fields["model_config"].initial = default_model
         self.fields["template"].initial = default_template
+        checkpoint_field = self.fields["meta_checkpoint"]
+        assert isinstance(checkpoint_field, forms.ModelChoiceField)
+        checkpoint_field.queryset = checkpoints_ready()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        k, k_meta = data.get("k"), data.get("k_meta")
+        if k is not None and k_meta is not None and k_meta > k:
+            self.add_error("k_meta", f"k_meta must be from 1 to k ({k}).")
+        return data
+
+
+class MetaScoreForm(forms.Form):
+    """Ask for MetaRM@k on a run: a ready checkpoint (empty: the active one) and k_meta (empty: k/2)."""
+
+    checkpoint = CheckpointChoiceField(
+        queryset=MetaRmCheckpoint.objects.none(), required=False, empty_label="the active checkpoint"
+    )
+    k_meta = forms.IntegerField(required=False, min_value=1, label="k_meta")
+
+    def __init__(self, *args: Any, run: Run, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        checkpoint_field = self.fields["checkpoint"]
+        assert isinstance(checkpoint_field, forms.ModelChoiceField)
+        checkpoint_field.queryset = checkpoints_ready()
+        if not self.is_bound:
+            checkpoint_field.initial = checkpoint_active()
+        k_meta = self.fields["k_meta"]
+        assert isinstance(k_meta, forms.IntegerField)
+        k_meta.max_value = run.k
+        k_meta.validators.append(MaxValueValidator(run.k))
+        k_meta.widget.attrs.update(max=run.k, placeholder=max(1, run.k // 2))
+        k_meta.help_text = f"1 to {run.k}; empty: k/2 = {max(1, run.k // 2)}."
+        if not self.is_bound and run.k_meta:
+            k_meta.initial = run.k_meta
+
+
+class FinishedRunChoiceField(forms.ModelMultipleChoiceField):
+    def clean(self, value: Any) -> Any:
+        for item in value if isinstance(value, list | tuple) else []:
+            if not _lookup_value_is_safe(item, by_id=True):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                )
+        return super().clean(value)
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"#{obj.pk} · {obj.dataset.name} · {obj.model_config.name} · k = {obj.k} · T = {obj.temperature}"
+
+
+class CheckpointTrainForm(forms.Form):
+    runs = FinishedRunChoiceField(
+        queryset=Run.objects.filter(status=Run.Status.DONE)
+        .select_related("dataset", "model_config")
+        .order_by("-created_at"),
+        help_text="Finished runs whose labelled judgments (Eq. 10, or a reviewer's verdict) train it.",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    profile = forms.ChoiceField(choices=MetaRmCheckpoint.Profile.choices, initial=MetaRmCheckpoint.Profile.CPU)
+    name = forms.SlugField(max_length=100, required=False, help_text="Empty: a name from the profile and runs.")
+    base_model = forms.CharField(
+        max_length=500, required=False, help_text="The backbone (a folder or hub name); empty: the profile's default."
+    )
+
+
+class CheckpointRegisterForm(forms.Form):
+    name = forms.SlugField(max_length=100)
+    location = forms.CharField(
+        max_length=500,
+        label="Folder or hub name",
+        help_text="A sequence-classification checkpoint, e.g. BBQGOD/DeepSeek-GRM-27B-MetaRM (on a host that "
+        "reaches the hub).",
+    )
+
+
+class CompareForm(forms.Form):
+    """The two runs of the compare page (`?a=ID&b=ID`); b may be missing while it is being chosen.
+    Any run is accepted here: the comparison itself says when they judged different datasets."""
+
+    a = RunChoiceField(queryset=Run.objects.select_related("dataset", "model_config"))
+    b = RunChoiceField(queryset=Run.objects.select_related("dataset", "model_config"), required=False)
 
 
 class ApiTokenForm(forms.Form):

@@ -3,28 +3,44 @@ service (writes), and renders the page or, for htmx, the fragment; domain errors
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from reviews import charts
 from reviews.errors import AnnotationInvalid, ApplicationError
-from reviews.forms import AnnotateForm, ApiTokenForm, QueueForm, RunForm, SearchForm
-from reviews.models import Dataset, Query, QueueItem, ReviewQueue, Run
-from reviews.roles import admin_required, is_reviewer, reviewer_required
+from reviews.forms import (
+    AnnotateForm,
+    ApiTokenForm,
+    CheckpointRegisterForm,
+    CheckpointTrainForm,
+    CompareForm,
+    MetaScoreForm,
+    QueueForm,
+    RunForm,
+    SearchForm,
+)
+from reviews.models import Dataset, MetaRmCheckpoint, Query, QueueItem, ReviewQueue, Run
+from reviews.roles import admin_required, is_admin, is_reviewer, reviewer_required
 from reviews.selectors import accounts as account_selectors
 from reviews.selectors import activity as activity_selectors
 from reviews.selectors import datasets as dataset_selectors
+from reviews.selectors import metarm as metarm_selectors
 from reviews.selectors import queues as queue_selectors
+from reviews.selectors import reports as report_selectors
 from reviews.selectors import runs as run_selectors
 from reviews.selectors import search as search_selectors
 from reviews.services import accounts as account_services
+from reviews.services import metarm as metarm_services
 from reviews.services import queues as queue_services
 from reviews.services import runs as run_services
 
@@ -111,16 +127,64 @@ def _run_or_404(run_id: int) -> Run:
         raise Http404("No such run") from None
 
 
-@login_required
-def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = _run_or_404(run_id)
+def _form_error(form: Any, error: ApplicationError) -> None:
+    """A domain error on the form: on the field it names when the form has one, else on the form."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+# The style slot of each curve on the charts (two runs on the compare page: 1-2 and 3-4).
+CURVE_STYLES = {"voting": 1, "metarm": 2}
+
+
+def _report_chart(page: report_selectors.RunReportPage) -> dict[str, Any] | None:
+    references = []
+    if page.chance is not None:
+        label = "chance (0.5)" if page.report.metric == "roc_auc" else "chance (1 / responses)"
+        references.append(charts.Reference(label, page.chance, "chance"))
+    if page.greedy is not None:
+        url = reverse("run-detail", args=[page.greedy.run.pk])
+        references.append(charts.Reference(f"greedy run #{page.greedy.run.pk}", page.greedy.accuracy, "baseline", url))
+    series = [charts.Series(curve.label, curve.points, CURVE_STYLES.get(curve.key, 1)) for curve in page.shown.curves]
+    title = f"{page.report.metric_label} against k (log2 axis)"
+    if page.subset is not None:
+        title += f", subset {page.subset}"
+    return charts.scaling_chart(series, references=references, y_label=page.report.metric_label, title=title)
+
+
+def _meta_context(run: Run) -> dict[str, Any]:
+    """The run's meta scoring: its state, and the scored samples while a worker scores them."""
+    scoring = run.meta_status in (Run.MetaStatus.QUEUED, Run.MetaStatus.SCORING)
+    return {
+        "polling": run.meta_status in (Run.MetaStatus.WAITING, Run.MetaStatus.QUEUED, Run.MetaStatus.SCORING),
+        "progress": metarm_selectors.run_meta_progress(run=run) if scoring else None,
+        "k_meta_default": max(1, run.k // 2),
+    }
+
+
+def _run_page(request: HttpRequest, run: Run, *, meta_form: MetaScoreForm | None = None) -> HttpResponse:
+    page = report_selectors.run_report_page(run=run, subset=request.GET.get("subset", ""))
+    if meta_form is None and is_admin(request.user):
+        meta_form = MetaScoreForm(run=run)
     context = {
         "run": run,
         "accuracy": run_selectors.run_accuracy(run=run),
-        "chart": charts.accuracy_chart(run.report),
-        "bias": run.report.get("bias"),
+        "report": page.report,
+        "chart_subset": page.subset,
+        "shown": page.shown,
+        "chart": _report_chart(page),
+        "chance": page.chance,
+        "greedy": page.greedy,
+        "bias": page.report.bias,
+        "meta": _meta_context(run),
+        "meta_form": meta_form,
     }
     return render(request, "reviews/run_detail.html", context)
+
+
+@login_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The run: its progress, the scaling curves (Voting@k, MetaRM@k) with their bands, meta scoring, bias."""
+    return _run_page(request, _run_or_404(run_id))
 
 
 @login_required
@@ -129,6 +193,101 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_or_404(run_id)
     context = {"run": run, "accuracy": run_selectors.run_accuracy(run=run)}
     return render(request, "reviews/_run_progress.html", context)
+
+
+@login_required
+def run_meta(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The meta-scoring fragment the run page polls while the run waits for, or is in, meta scoring."""
+    run = _run_or_404(run_id)
+    context = {"run": run, "accuracy": run_selectors.run_accuracy(run=run), "meta": _meta_context(run)}
+    return render(request, "reviews/_run_meta.html", context)
+
+
+@require_POST
+@admin_required
+def run_meta_score(request: UserHtmxHttpRequest, run_id: int) -> HttpResponse:
+    """Ask for MetaRM@k on the run; errors are shown on the run page with the input kept."""
+    run = _run_or_404(run_id)
+    form = MetaScoreForm(request.POST, run=run)
+    if form.is_valid():
+        try:
+            run = metarm_services.run_meta_request(
+                run=run, checkpoint=form.cleaned_data["checkpoint"], k_meta=form.cleaned_data["k_meta"]
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            assert run.meta_checkpoint is not None
+            waiting = " once sampling ends" if run.meta_status == Run.MetaStatus.WAITING else ""
+            messages.success(request, f"Run {run.id} will be meta-scored by {run.meta_checkpoint.name}{waiting}.")
+            return redirect("run-detail", run_id=run.id)
+    return _run_page(request, _run_or_404(run_id), meta_form=form)
+
+
+@require_POST
+@admin_required
+def run_report_recompute(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Compute the run's report again (an old-format report, or one from before new meta scores)."""
+    run = _run_or_404(run_id)
+    try:
+        run_services.run_report_request(run=run)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Run {run.id}'s report is being computed again; reload in a moment.")
+    return redirect("run-detail", run_id=run.id)
+
+
+@login_required
+def run_report_json(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The run's stored report, as it is, for download."""
+    run = _run_or_404(run_id)
+    response = JsonResponse(run.report, safe=False, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="run-{run.id}-report.json"'
+    return response
+
+
+@login_required
+def run_report_csv(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The run's curves as CSV: one row per curve x subset x k."""
+    run = _run_or_404(run_id)
+    response = HttpResponse(report_selectors.report_csv(run.report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.id}-report.csv"'
+    return response
+
+
+def _compare_chart(comparison: report_selectors.RunComparison) -> dict[str, Any] | None:
+    series = []
+    for offset, (name, run) in enumerate((("A", comparison.run_a), ("B", comparison.run_b))):
+        report = report_selectors.parse_report(run.report)
+        for curve in report.overall.curves:
+            label = f"{name} (#{run.pk}) {curve.label}"
+            series.append(charts.Series(label, curve.points, 2 * offset + CURVE_STYLES.get(curve.key, 1)))
+    metric = report_selectors.parse_report(comparison.run_a.report).metric_label
+    return charts.scaling_chart(series, y_label=metric)
+
+
+@login_required
+def run_compare(request: HttpRequest) -> HttpResponse:
+    """Two runs of one dataset (`?a=ID&b=ID`): their curves on one chart, how their verdicts agree, and
+    the queries whose verdict flipped. Without b: a choice among the other runs of a's dataset."""
+    form = CompareForm(request.GET if request.GET else None)
+    context: dict[str, Any] = {"form": form}
+    status = 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    elif form.is_bound:
+        run_a, run_b = form.cleaned_data["a"], form.cleaned_data["b"]
+        context.update(run_a=run_a, run_b=run_b, candidates=report_selectors.compare_candidates(run=run_a))
+        if run_b is not None:
+            try:
+                comparison = report_selectors.runs_compare(run_a=run_a, run_b=run_b, page=request.GET.get("page"))
+            except ApplicationError as exc:
+                context["error"] = exc.message
+                status = 400
+            else:
+                context.update(comparison=comparison, chart=_compare_chart(comparison))
+    return render(request, "reviews/run_compare.html", context, status=status)
 
 
 @require_POST
@@ -322,3 +481,87 @@ def search(request: HttpRequest) -> HttpResponse:
     query_string.pop("page", None)
     context = {"form": form, "page": page, "query_string": query_string.urlencode()}
     return render(request, "reviews/search.html", context)
+
+
+# --- Meta RM checkpoints
+
+
+def _metarm_page(
+    request: HttpRequest,
+    *,
+    train_form: CheckpointTrainForm | None = None,
+    register_form: CheckpointRegisterForm | None = None,
+) -> HttpResponse:
+    admin = is_admin(request.user)
+    context = {
+        "checkpoints": metarm_selectors.checkpoints_list(),
+        "train_form": train_form or (CheckpointTrainForm() if admin else None),
+        "register_form": register_form or (CheckpointRegisterForm() if admin else None),
+    }
+    return render(request, "reviews/metarm.html", context)
+
+
+@login_required
+def metarm_checkpoints(request: HttpRequest) -> HttpResponse:
+    """The meta RM checkpoints with their validation metrics; admins train, register and activate."""
+    return _metarm_page(request)
+
+
+@login_required
+def metarm_checkpoint_row(request: HttpRequest, name: str) -> HttpResponse:
+    """One checkpoint's row; it polls itself while the checkpoint is queued or training."""
+    checkpoint = get_object_or_404(metarm_selectors.checkpoints_list(), name=name)
+    return render(request, "reviews/_checkpoint_row.html", {"checkpoint": checkpoint})
+
+
+@require_POST
+@admin_required
+def metarm_train(request: UserHtmxHttpRequest) -> HttpResponse:
+    form = CheckpointTrainForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            checkpoint = metarm_services.checkpoint_train_start(
+                runs=list(data["runs"]),
+                profile=data["profile"],
+                base_model=data["base_model"].strip(),
+                name=data["name"],
+                created_by=request.user,
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Checkpoint {checkpoint.name} queued for training.")
+            return redirect("metarm")
+    return _metarm_page(request, train_form=form)
+
+
+@require_POST
+@admin_required
+def metarm_register(request: UserHtmxHttpRequest) -> HttpResponse:
+    form = CheckpointRegisterForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            checkpoint = metarm_services.checkpoint_register(
+                name=data["name"], location=data["location"], created_by=request.user
+            )
+        except ApplicationError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Checkpoint {checkpoint.name} registered: {checkpoint.location}.")
+            return redirect("metarm")
+    return _metarm_page(request, register_form=form)
+
+
+@require_POST
+@admin_required
+def metarm_activate(request: HttpRequest, name: str) -> HttpResponse:
+    checkpoint = get_object_or_404(MetaRmCheckpoint, name=name)
+    try:
+        metarm_services.checkpoint_activate(checkpoint=checkpoint)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{checkpoint.name} is now the active meta RM: runs use it unless they name another.")
+    return redirect("metarm")

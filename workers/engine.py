@@ -18,7 +18,7 @@ from workers.grm.parsing import Judgment, ParseStatus, parse_judgment
 from workers.grm.prompts import build_prompt, sample_permutation, to_original_order
 from workers.grm.results import QueryInput, QueryResult, SampleResult, Settings
 from workers.grm.rft import is_correct
-from workers.grm.voting import Vote, vote, vote_entropy
+from workers.grm.voting import Vote, vote, vote_entropy, voted_rating
 
 # Prompt seeds stay below this, so a prompt's sample seeds (seed + j, j < 1024; k is at most 64)
 # fit the signed 64-bit seed that vLLM and torch take.
@@ -121,7 +121,7 @@ def _sample_results(
     results = []
     for sample_index, generation in zip(group.sample_indexes, generations, strict=True):
         text, judgment, forced = _scored_judgment(
-            backend, group.messages, generation.text, n_responses=len(query.responses), force=settings.force_scores
+            backend, group.messages, generation.text, n_responses=len(query.responses), settings=settings
         )
         scores = to_original_order(judgment.scores, group.order) if judgment.scores is not None else None
         results.append(
@@ -143,15 +143,16 @@ def _sample_results(
 
 
 def _scored_judgment(
-    backend: Backend, messages: Sequence[Message], text: str, *, n_responses: int, force: bool
+    backend: Backend, messages: Sequence[Message], text: str, *, n_responses: int, settings: Settings
 ) -> tuple[str, Judgment, bool]:
     """(text, judgment, forced): the parsed sample, or its forced continuation when asked and it parses."""
-    judgment = parse_judgment(text, n_responses)
-    if judgment.valid or not force:
+    low, high = settings.score_low, settings.score_high
+    judgment = parse_judgment(text, n_responses, low=low, high=high)
+    if judgment.valid or not settings.force_scores:
         return text, judgment, False
-    forced_text = backend.force_scores(messages, text, n_responses=n_responses)
+    forced_text = backend.force_scores(messages, text, n_responses=n_responses, low=low, high=high)
     if forced_text is not None:
-        forced_judgment = parse_judgment(forced_text, n_responses)
+        forced_judgment = parse_judgment(forced_text, n_responses, low=low, high=high)
         if forced_judgment.valid:
             return forced_text, forced_judgment, True
     return text, judgment, False
@@ -168,8 +169,14 @@ def _query_result(query: QueryInput, samples: list[SampleResult], settings: Sett
 
 
 def verdict_correct(result: Vote, query: QueryInput) -> bool | None:
-    """Voting@k is right when the chosen best is the labelled best; rating-only queries have no best."""
-    if query.best_index is None or len(query.responses) < 2:
+    """Whether Voting@k got the query right; None when it is unlabelled.
+
+    n >= 2: the chosen best is the labelled best. n = 1: the voted rating (the valid samples' mean score,
+    rounded half up) equals the labelled rating, a 0/1 correctness label included.
+    """
+    if len(query.responses) == 1:
+        return None if query.rating is None else voted_rating(result) == query.rating
+    if query.best_index is None:
         return None
     return result.best_index == query.best_index
 

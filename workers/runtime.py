@@ -1,5 +1,5 @@
-"""What a worker process keeps between tasks: the loaded backend (one model per process) and the
-heartbeat that marks a run alive while one of its batches generates."""
+"""What a worker process keeps between tasks: the loaded model (one per process: a GRM backend or a
+meta RM scorer) and the heartbeat that marks a run alive while one of its batches generates."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from workers.backends.base import Backend, BackendError, PermanentBackendError, load_backend
 
 logger = logging.getLogger(__name__)
 _BACKENDS: dict[str, Backend] = {}
+_SCORERS: dict[str, Any] = {}
 
 
 def backend_for(backend: str, model: str, *, base_url: str = "", options: dict[str, object] | None = None) -> Backend:
@@ -36,11 +38,27 @@ def backend_for(backend: str, model: str, *, base_url: str = "", options: dict[s
     return _BACKENDS[key]
 
 
+def metarm_scorer_for(location: str) -> Any:
+    """The meta RM scorer for a checkpoint (a folder or a hub name), loaded on first use; like a GRM
+    backend it is the one model this process holds, so loading it frees the GRM and the reverse."""
+    if location not in _SCORERS:
+        release_backends()
+        logger.info("loading meta RM %s", location)
+        from workers.metarm import MetaScorer
+
+        try:
+            _SCORERS[location] = MetaScorer(location)
+        except Exception as exc:  # a checkpoint that cannot load will not load on a retry either
+            raise PermanentBackendError(f"cannot load meta RM {location!r}: {exc}") from exc
+    return _SCORERS[location]
+
+
 def release_backends() -> None:
-    """Free the loaded model (and, on a GPU, its memory)."""
-    if not _BACKENDS:
+    """Free the loaded model, GRM or meta RM (and, on a GPU, its memory)."""
+    if not _BACKENDS and not _SCORERS:
         return
     _BACKENDS.clear()
+    _SCORERS.clear()
     gc.collect()
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():

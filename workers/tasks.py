@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import Task, shared_task
@@ -21,13 +22,17 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import connection
 
-from reviews.models import Dataset, ModelConfig, Run
+from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Run
+from reviews.selectors import metarm as metarm_selectors
 from reviews.selectors import runs as run_selectors
+from reviews.services import metarm as metarm_services
 from reviews.services import runs as run_services
 from reviews.services import uploads as upload_services
 from workers import runtime
 from workers.backends.base import Backend, PermanentBackendError, TransientBackendError
-from workers.engine import judge
+from workers.engine import derived_seed, judge, verdict_correct
+from workers.grm.results import QueryInput
+from workers.grm.voting import default_k_meta, meta_vote
 
 logger = logging.getLogger(__name__)
 MAX_RETRIES = 3
@@ -114,25 +119,126 @@ def ingest_upload(upload_id: int) -> str | None:
 
 @shared_task(name="workers.tasks.run_report")
 def run_report(run_id: int) -> dict[str, Any]:
-    """Compute a finished run's accuracy-vs-k curves and bias diagnostics (numpy: worker only)."""
+    """Compute a finished run's scaling report (Voting@k and MetaRM@k against k with bootstrap bands,
+    per subset) and bias diagnostics (numpy: worker only)."""
     from workers.grm.bias import bias_diagnostics
-    from workers.grm.curves import QuerySamples, accuracy_curve
+    from workers.grm.scaling import ReportQuery, scaling_report
 
-    labelled: list[QuerySamples] = []
+    run = Run.objects.select_related("template").get(id=run_id)
+    labelled: list[ReportQuery] = []
     bias_input: list[tuple[Any, Any, int | None, list[int]]] = []
     for query, lengths, samples in run_selectors.run_report_inputs(run_id=run_id):
         valid = [s.scores if s.parse_status == "ok" else None for s in samples]
-        if query.best_index is not None and len(lengths) >= 2 and samples:
-            labelled.append(QuerySamples(valid, query.best_index, [s.meta_score for s in samples]))
+        if samples and (query.best_index is not None or query.rating is not None):
+            meta = [s.meta_score for s in samples]
+            labelled.append(ReportQuery(valid, query.best_index, query.rating, query.subset, meta))
         pairs = zip(samples, valid, strict=True)
         bias_input.extend((scores, s.permutation, query.best_index, lengths) for s, scores in pairs)
-    report: dict[str, Any] = {"bias": bias_diagnostics(bias_input), "labelled_queries": len(labelled)}
+    report: dict[str, Any] = {"version": 2, "bias": bias_diagnostics(bias_input), "labelled_queries": len(labelled)}
     if labelled:
-        report["voting_curve"] = {str(k): v for k, v in accuracy_curve(labelled).items()}
-        if any(q.meta_scores and any(m is not None for m in q.meta_scores) for q in labelled):
-            report["meta_curve"] = {str(k): v for k, v in accuracy_curve(labelled, meta=True).items()}
+        # A single response's label is positive at the top of the template's range (1 of 0/1, 10 of 1-10).
+        report["scaling"] = scaling_report(labelled, seed=run.seed, positive_rating=run.template.score_high)
     run_services.run_report_store(run_id=run_id, report=report)
     return report
+
+
+@shared_task(name="workers.tasks.gpu_metarm_train")
+def gpu_metarm_train(checkpoint_id: int) -> str | None:
+    """Train a meta RM checkpoint on its runs' labelled judgments (gpu queue: it holds the process's
+    one model while it trains); progress is stored as it goes. Returns the checkpoint's status."""
+    checkpoint = metarm_services.checkpoint_claim(checkpoint_id=checkpoint_id)
+    if checkpoint is None:
+        return None
+    try:
+        from workers.metarm import MetaExample, train_metarm
+
+        run_ids = list(checkpoint.trained_on_runs.values_list("id", flat=True))
+        judgments = metarm_selectors.training_judgments(run_ids=run_ids)
+        examples = [MetaExample(group=str(j.query_id), messages=j.messages, label=j.label) for j in judgments]
+        runtime.release_backends()  # one model per process: the GRM makes room for the backbone
+        result = train_metarm(
+            examples,
+            profile=checkpoint.profile,
+            base_model=checkpoint.base_model or None,
+            out_dir=Path(settings.GRM_METARM_DIR) / checkpoint.name,
+            cache_dir=Path(settings.GRM_METARM_DIR) / "cache",
+            seed=checkpoint.seed,
+            progress=lambda fraction, phase: metarm_services.checkpoint_progress(
+                checkpoint_id=checkpoint_id, fraction=fraction, phase=phase
+            ),
+        )
+    except Exception as exc:  # a bad backbone, too little data, out of memory: recorded on the checkpoint
+        logger.exception("meta RM checkpoint %s: training failed", checkpoint_id)
+        metarm_services.checkpoint_fail(checkpoint_id=checkpoint_id, message=f"{type(exc).__name__}: {exc}")
+        return MetaRmCheckpoint.Status.FAILED
+    metrics: dict[str, Any] = {
+        **result.metrics,
+        "counts": result.counts,
+        "tuning": result.tuning,
+        "max_length": result.max_length,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+    }
+    metrics["labels"] = {
+        "reviewer": sum(j.source == "reviewer" for j in judgments),
+        "rule": sum(j.source == "rule" for j in judgments),
+    }
+    metarm_services.checkpoint_finish(
+        checkpoint_id=checkpoint_id,
+        location=str(result.path),
+        base_model=result.base_model,
+        metrics=metrics,
+        content_hash=result.content_hash,
+        training_examples=len(examples),
+    )
+    return MetaRmCheckpoint.Status.READY
+
+
+@shared_task(name="workers.tasks.gpu_metarm_score")
+def gpu_metarm_score(run_id: int) -> int:
+    """Score every parsed sample of a run with its meta RM checkpoint, batch by batch (a delivery
+    again goes on where the last stopped), then vote MetaRM@k per query. Returns samples scored."""
+    run = metarm_services.run_meta_claim(run_id=run_id)
+    if run is None or run.meta_checkpoint is None:
+        return 0
+    scored = 0
+    try:
+        scorer = runtime.metarm_scorer_for(run.meta_checkpoint.location)
+        for sample_ids in metarm_selectors.meta_scoring_batches(run_id=run_id, batch_size=settings.GRM_METARM_BATCH):
+            scored += score_samples(run_id=run_id, sample_ids=sample_ids, scorer=scorer)
+        metarm_services.run_meta_verdicts_store(run_id=run_id, verdicts=list(_meta_verdicts(run)))
+    except Exception as exc:  # recorded on the run; its samples and Voting@k verdicts are untouched
+        logger.exception("run %s: meta scoring failed", run_id)
+        metarm_services.run_meta_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
+        return scored
+    metarm_services.run_meta_finish(run_id=run_id)
+    return scored
+
+
+def score_samples(*, run_id: int, sample_ids: list[int], scorer: Any) -> int:
+    """The bridge for one batch: meta-RM inputs through a selector, logits from the scorer, stored
+    through a service."""
+    inputs = metarm_selectors.meta_scoring_inputs(sample_ids=sample_ids)
+    logits = scorer.score([messages for _, messages in inputs])
+    return metarm_services.run_meta_scores_store(
+        run_id=run_id, scores={sample_id: logit for (sample_id, _), logit in zip(inputs, logits, strict=True)}
+    )
+
+
+def _meta_verdicts(run: Run) -> Iterator[tuple[int, list[int], int | None, bool | None]]:
+    """MetaRM@k per query: vote over the k_meta samples the meta RM scores highest (GRM_SPEC 5)."""
+    k_meta = run.k_meta or default_k_meta(run.k)
+    for item in metarm_selectors.meta_vote_inputs(run_id=run.id):
+        seed = derived_seed(run.seed, item.query_id, "meta")
+        vote = meta_vote(item.scores, item.meta_scores, item.responses, k_meta=k_meta, seed=seed)
+        query = QueryInput(
+            key=str(item.query_id),
+            context=[],
+            responses=[""] * item.responses,
+            best_index=item.best_index,
+            rating=item.rating,
+        )
+        yield item.query_id, vote.totals, vote.best_index, verdict_correct(vote, query) if vote.voters else None
 
 
 @shared_task(name="workers.tasks.runs_watchdog")

@@ -13,6 +13,7 @@ from reviews.models import (
     Annotation,
     Dataset,
     FailureMode,
+    MetaRmCheckpoint,
     ModelConfig,
     PromptTemplate,
     Query,
@@ -68,6 +69,9 @@ class RunOut(serializers.ModelSerializer[Run]):
         slug_field="name", read_only=True
     )
     template: serializers.StringRelatedField[PromptTemplate] = serializers.StringRelatedField(read_only=True)
+    meta_checkpoint: serializers.SlugRelatedField[MetaRmCheckpoint] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True, help_text="The meta RM checkpoint that scores it."
+    )
 
     class Meta:
         model = Run
@@ -79,6 +83,10 @@ class RunOut(serializers.ModelSerializer[Run]):
             "template",
             "k",
             "k_meta",
+            "meta_checkpoint",
+            "meta_status",
+            "meta_scored",
+            "meta_error",
             "temperature",
             "max_tokens",
             "seed",
@@ -99,6 +107,62 @@ class RunOut(serializers.ModelSerializer[Run]):
             "started_at",
             "finished_at",
         ]
+
+
+class CheckpointOut(serializers.ModelSerializer[MetaRmCheckpoint]):
+    """A meta RM checkpoint: where it is, how training went (progress, validation metrics), whether runs use it."""
+
+    trained_on_runs: serializers.PrimaryKeyRelatedField[Run] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Ids of the runs whose judgments trained it."
+    )
+    created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = MetaRmCheckpoint
+        fields = [
+            "id",
+            "name",
+            "source",
+            "location",
+            "profile",
+            "base_model",
+            "status",
+            "progress",
+            "phase",
+            "metrics",
+            "content_hash",
+            "trained_on_runs",
+            "training_examples",
+            "is_active",
+            "error_message",
+            "created_by",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class RunCompareCounts(serializers.Serializer[Any]):
+    judged_both = serializers.IntegerField(help_text="Queries with a verdict in both runs.")
+    labelled_both = serializers.IntegerField(help_text="Of those, labelled ones (a verdict right or wrong in both).")
+    both_right = serializers.IntegerField()
+    only_a = serializers.IntegerField(help_text="Right in run a, wrong in run b.")
+    only_b = serializers.IntegerField(help_text="Right in run b, wrong in run a.")
+    both_wrong = serializers.IntegerField()
+
+
+class RunCompareOut(serializers.Serializer[Any]):
+    """Two runs of one dataset: how their Voting verdicts agree, and the queries whose verdict flipped."""
+
+    a = serializers.IntegerField()
+    b = serializers.IntegerField()
+    dataset = serializers.CharField()
+    counts = RunCompareCounts()
+    flipped_total = serializers.IntegerField(help_text="Queries right in one run and wrong in the other.")
+    flipped = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The first 100 flipped query ids, by id."
+    )
 
 
 class SampleOut(serializers.ModelSerializer[Sample]):

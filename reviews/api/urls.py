@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from reviews.api import releases, uploads, views
+from reviews.api import metarm, releases, uploads, views
 
 urlpatterns = [
     path("v1/datasets/", views.DatasetList.as_view(), name="api-datasets"),
@@ -10,6 +10,16 @@ urlpatterns = [
     path("v1/runs/", views.RunList.as_view(), name="api-runs"),
     path("v1/runs/<int:pk>/", views.RunDetail.as_view(), name="api-run"),
     path("v1/runs/<int:pk>/cancel/", views.RunCancel.as_view(), name="api-run-cancel"),
+    path("v1/runs/<int:pk>/report/", views.RunReport.as_view(), name="api-run-report"),
+    path("v1/runs/<int:pk>/report.csv", views.RunReportCsv.as_view(), name="api-run-report-csv"),
+    path("v1/runs/<int:pk>/meta-score/", metarm.RunMetaScore.as_view(), name="api-run-meta-score"),
+    path("v1/runs/compare/", views.RunCompare.as_view(), name="api-runs-compare"),
+    path("v1/metarm/checkpoints/", metarm.CheckpointList.as_view(), name="api-metarm-checkpoints"),
+    path(
+        "v1/metarm/checkpoints/<slug:name>/activate/",
+        metarm.CheckpointActivate.as_view(),
+        name="api-metarm-checkpoint-activate",
+    ),
     path("v1/samples/", views.SampleList.as_view(), name="api-samples"),
     path("v1/verdicts/", views.VerdictList.as_view(), name="api-verdicts"),
     path("v1/annotations/", views.AnnotationList.as_view(), name="api-annotations"),

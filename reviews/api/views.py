@@ -3,19 +3,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reviews.api.permissions import HasRole
-from reviews.api.serializers import AnnotationOut, DatasetOut, QueryOut, RunOut, SampleOut, VerdictOut
-from reviews.models import Annotation, Dataset, FailureMode, ModelConfig, PromptTemplate, Query, Run, Sample, Verdict
+from reviews.api.serializers import AnnotationOut, DatasetOut, QueryOut, RunCompareOut, RunOut, SampleOut, VerdictOut
+from reviews.models import (
+    Annotation,
+    Dataset,
+    FailureMode,
+    MetaRmCheckpoint,
+    ModelConfig,
+    PromptTemplate,
+    Query,
+    Run,
+    Sample,
+    Verdict,
+)
 from reviews.selectors import annotations as annotation_selectors
 from reviews.selectors import datasets as dataset_selectors
+from reviews.selectors import reports as report_selectors
 from reviews.selectors import runs as run_selectors
 from reviews.selectors.search import SearchFilters, search_queries
 from reviews.services import annotations as annotation_services
@@ -150,6 +168,27 @@ class RunIn(serializers.Serializer[Any]):
     template = serializers.PrimaryKeyRelatedField(
         queryset=PromptTemplate.objects.all(), required=False, help_text="Default: the default template."
     )
+    k_meta = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=int(RUN_PARAMETERS["k"].high),
+        help_text="MetaRM@k: vote over the k_meta samples the meta RM trusts most (1 to k); with no "
+        "meta_checkpoint, the active checkpoint scores them.",
+    )
+    meta_checkpoint = SlugLookup(
+        slug_field="name",
+        queryset=MetaRmCheckpoint.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A ready meta RM checkpoint (name) that scores the samples once sampling ends (k_meta: k/2).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        k_meta = attrs.get("k_meta")
+        if k_meta is not None and k_meta > attrs["k"]:
+            raise serializers.ValidationError({"k_meta": [f"k_meta must be from 1 to k ({attrs['k']})."]})
+        return attrs
 
 
 class RunList(FilteredList):
@@ -170,12 +209,12 @@ class RunList(FilteredList):
         return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
 
     def get_queryset(self) -> QuerySet[Run]:
-        return run_selectors.runs_list(**self.validated_filters())
+        return run_selectors.runs_list(**self.validated_filters()).select_related("meta_checkpoint")
 
 
 class RunDetail(generics.RetrieveAPIView[Run]):
     serializer_class = RunOut
-    queryset = run_selectors.runs_list()
+    queryset = run_selectors.runs_list().select_related("meta_checkpoint")
 
 
 class RunCancel(generics.GenericAPIView[Run]):
@@ -190,6 +229,114 @@ class RunCancel(generics.GenericAPIView[Run]):
             return Response({"detail": f"run {run.id} had already ended ({run.status})"}, status=409)
         run.refresh_from_db()
         return Response(RunOut(run).data)
+
+
+CSV = "text/csv"
+
+
+class JsonAnswers(DefaultContentNegotiation):
+    """Answers (errors included) are JSON: `?format=` picks the report's form here, not a renderer."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
+
+
+def _report_csv_response(run: Run) -> HttpResponse:
+    response = HttpResponse(report_selectors.report_csv(run.report), content_type=f"{CSV}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-report.csv"'
+    return response
+
+
+REPORT_DESCRIPTION = (
+    "The run's stored report: version 2 has `scaling` (mode, metric, ks, the voting and metarm curves with "
+    "value, 95% bootstrap low/high, stderr and exact at each k, and per-subset curves) and `bias`; older "
+    "reports have `voting_curve` / `meta_curve`. Empty until the report task has run."
+)
+CSV_DESCRIPTION = (
+    "One row per curve x subset x k: subset (empty for all queries), curve, k, value, low, high, stderr, exact."
+)
+
+
+class ReportFormat(serializers.Serializer[Any]):
+    format = serializers.ChoiceField(
+        choices=["json", "csv"], required=False, default="json", help_text="csv: the curves as CSV rows."
+    )
+
+
+class RunReport(generics.GenericAPIView[Run]):
+    serializer_class = RunOut
+    queryset = Run.objects.all()
+    content_negotiation_class = JsonAnswers
+
+    @extend_schema(
+        parameters=[ReportFormat],
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description=REPORT_DESCRIPTION),
+            (200, CSV): OpenApiResponse(OpenApiTypes.STR, description=CSV_DESCRIPTION),
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The run's report (scaling curves and bias diagnostics), as stored, or its curves as CSV."""
+        query = ReportFormat(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        run = self.get_object()
+        if query.validated_data["format"] == "csv":
+            return _report_csv_response(run)
+        return Response(run.report)
+
+
+class RunReportCsv(generics.GenericAPIView[Run]):
+    serializer_class = RunOut
+    queryset = Run.objects.all()
+    content_negotiation_class = JsonAnswers
+
+    @extend_schema(
+        operation_id="v1_runs_report_csv_retrieve",
+        responses={(200, CSV): OpenApiResponse(OpenApiTypes.STR, description=CSV_DESCRIPTION)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The run's report curves as CSV (the same as `report/?format=csv`)."""
+        return _report_csv_response(self.get_object())
+
+
+class CompareFilters(serializers.Serializer[Any]):
+    a = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="Run A's id.")
+    b = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="Run B's id (the same dataset).")
+
+
+class RunCompare(generics.GenericAPIView[Run]):
+    serializer_class = RunCompareOut
+    FLIPPED_SHOWN = 100
+
+    @extend_schema(parameters=[CompareFilters], responses={200: RunCompareOut})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """How two runs of one dataset agree: counts over the labelled queries both judged, and the first
+        100 queries whose Voting verdict is right in one run and wrong in the other."""
+        query = CompareFilters(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        ids = query.validated_data
+        runs = Run.objects.select_related("dataset").in_bulk([ids["a"], ids["b"]])
+        missing = {name: [f"No run {ids[name]}."] for name in ("a", "b") if ids[name] not in runs}
+        if missing:
+            raise serializers.ValidationError(missing)
+        comparison = report_selectors.runs_compare(
+            run_a=runs[ids["a"]], run_b=runs[ids["b"]], page=1, per_page=self.FLIPPED_SHOWN
+        )
+        body = {
+            "a": comparison.run_a.pk,
+            "b": comparison.run_b.pk,
+            "dataset": comparison.run_a.dataset.name,
+            "counts": {
+                name: getattr(comparison, name)
+                for name in ("judged_both", "labelled_both", "both_right", "only_a", "only_b", "both_wrong")
+            },
+            "flipped_total": comparison.flips.paginator.count,
+            "flipped": [query.pk for query in comparison.flips.object_list],
+        }
+        return Response(RunCompareOut(body).data)
 
 
 class SampleFilters(serializers.Serializer[Any]):

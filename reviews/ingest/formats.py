@@ -4,7 +4,7 @@
 - preference: {id?, prompt | messages, chosen, rejected, subset?}; chosen/rejected may be strings
               or message lists whose last assistant turn is the response
 - llmbar:     {id?, input, output_1, output_2, label (1 or 2)}
-- single:     {id?, context | prompt, response, rating (1-10) | correct (true/false), subset?}
+- single:     {id?, context | prompt, response, rating (1-10) | correct (true/false: a 0/1 label), subset?}
 
 A field map renames a file's own field names to these before validation.
 """
@@ -323,8 +323,8 @@ def _single(check: _Checker, subset: str) -> QueryItem:
         if not isinstance(correct, bool):
             check.fail("correct", f"expected true or false, got {json.dumps(correct)}")
         else:
-            # A binary label is a rating at the ends of the scale (GRM_SPEC section 6, n = 1).
-            rating_value = 10 if correct else 1
+            # The paper's single-response label (App. C.1): 1 correct, 0 not, scored by a 0/1 template.
+            rating_value = 1 if correct else 0
     else:
         check.fail("rating", "is required (or give correct: true/false)")
     item_subset = check.subset(subset)

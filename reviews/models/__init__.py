@@ -8,6 +8,7 @@ Models hold fields, constraints, indexes and small derived properties only; writ
 from reviews.models.accounts import ApiToken
 from reviews.models.annotations import Annotation, FailureMode
 from reviews.models.datasets import Dataset, Query, Response
+from reviews.models.metarm import MetaRmCheckpoint
 from reviews.models.queues import Assignment, QueueItem, ReviewQueue
 from reviews.models.releases import Release
 from reviews.models.runs import ModelConfig, PromptTemplate, Round, Run, Sample, Verdict
@@ -19,6 +20,7 @@ __all__ = [
     "Assignment",
     "Dataset",
     "FailureMode",
+    "MetaRmCheckpoint",
     "ModelConfig",
     "PromptTemplate",
     "Query",

@@ -36,7 +36,9 @@ class Query(models.Model):
         null=True, blank=True, help_text="0-based position of the labelled best response."
     )
     rating = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Labelled 1-10 score of a single response."
+        null=True,
+        blank=True,
+        help_text="Label of a single response: a 1-10 rating, or 0/1 (correct) for the single-response template.",
     )
     content_hash = models.CharField(max_length=64, help_text="sha256 of the content, for idempotent re-imports.")
     metadata = models.JSONField(default=dict, blank=True)
@@ -51,7 +53,7 @@ class Query(models.Model):
                 condition=Q(best_index__isnull=True) | Q(rating__isnull=True), name="query_one_label_kind"
             ),
             models.CheckConstraint(
-                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=10), name="query_rating_1_10"
+                condition=Q(rating__isnull=True) | Q(rating__gte=0, rating__lte=10), name="query_rating_0_10"
             ),
         ]
         indexes = [models.Index(fields=["dataset", "subset"], name="query_dataset_subset")]

@@ -17,6 +17,11 @@ class PromptTemplate(models.Model):
     text = models.TextField()
     description = models.TextField(blank=True)
     is_default = models.BooleanField(default=False)
+    score_low = models.SmallIntegerField(default=1, help_text="The lowest score the template asks for.")
+    score_high = models.SmallIntegerField(default=10, help_text="The highest score the template asks for.")
+    single_response = models.BooleanField(
+        default=False, help_text="Written for one response per query (the paper's 0/1 single-response mode)."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -81,6 +86,16 @@ class Run(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class MetaStatus(models.TextChoices):
+        """Where the run's meta scoring stands."""
+
+        NONE = "none", "not asked"
+        WAITING = "waiting", "waiting for sampling to finish"
+        QUEUED = "queued"
+        SCORING = "scoring"
+        DONE = "done"
+        FAILED = "failed"
+
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="runs")
     query_filter = models.JSONField(
         default=dict, blank=True, help_text="Restricts the run to part of the dataset, e.g. {'subset': 'chat'}."
@@ -90,6 +105,12 @@ class Run(models.Model):
     rft_round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     k = models.PositiveSmallIntegerField(help_text="Samples per query.")
     k_meta = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Samples kept by the meta RM.")
+    meta_checkpoint = models.ForeignKey(
+        "reviews.MetaRmCheckpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    meta_status = models.CharField(max_length=20, choices=MetaStatus.choices, default=MetaStatus.NONE)
+    meta_scored = models.PositiveIntegerField(default=0, help_text="Samples the meta RM has scored.")
+    meta_error = models.TextField(blank=True)
     temperature = models.FloatField(default=0.5)
     max_tokens = models.PositiveIntegerField(default=1024)
     seed = models.BigIntegerField(default=0)

@@ -76,13 +76,15 @@ def run_batch_inputs(*, run_id: int, query_ids: Sequence[int]) -> tuple[Settings
         hinted=run.hinted,
         force_scores=run.force_scores,
         min_tokens=run.min_tokens,
+        score_low=run.template.score_low,
+        score_high=run.template.score_high,
     )
     return settings, inputs
 
 
 def runs_list(*, dataset: str = "", status: str = "") -> QuerySet[Run]:
     """Runs for the API list, optionally of one dataset (by name) or in one status."""
-    runs = Run.objects.select_related("dataset", "model_config", "template")
+    runs = Run.objects.select_related("dataset", "model_config", "template", "meta_checkpoint")
     if dataset:
         runs = runs.filter(dataset__name=dataset)
     if status:
@@ -95,7 +97,9 @@ def runs_recent(*, limit: int = 20) -> QuerySet[Run]:
 
 
 def run_for_page(*, run_id: int) -> Run:
-    return Run.objects.select_related("dataset", "model_config", "template", "created_by").get(id=run_id)
+    return Run.objects.select_related("dataset", "model_config", "template", "created_by", "meta_checkpoint").get(
+        id=run_id
+    )
 
 
 def run_accuracy(*, run: Run) -> dict[str, object]:

@@ -16,14 +16,25 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from reviews import enqueue
-from reviews.errors import RunInvalid
-from reviews.models import Dataset, ModelConfig, PromptTemplate, Round, Run, Sample, Verdict
+from reviews.errors import Conflict, RunInvalid
+from reviews.models import (
+    Dataset,
+    MetaRmCheckpoint,
+    ModelConfig,
+    PromptTemplate,
+    Query,
+    Round,
+    Run,
+    Sample,
+    Verdict,
+)
 from reviews.selectors.runs import run_queries
 from reviews.services.configs import defaults_ensure
+from reviews.services.metarm import run_meta_after_sampling
 from workers.grm.results import QueryResult
 
 logger = logging.getLogger(__name__)
@@ -69,6 +80,7 @@ def run_create(
     min_tokens: int = 0,
     batch_size: int = int(RUN_PARAMETERS["batch_size"].default),
     k_meta: int | None = None,
+    meta_checkpoint: MetaRmCheckpoint | None = None,
     query_filter: dict[str, Any] | None = None,
     rft_round: Round | None = None,
     created_by: User | None = None,
@@ -81,19 +93,32 @@ def run_create(
     _check_range("min_tokens", min_tokens, 0, max_tokens)
     if k_meta is not None:
         _check_range("k_meta", k_meta, 1, k)
+    if k_meta is not None and meta_checkpoint is None:  # MetaRM@k asked for: the active checkpoint scores
+        meta_checkpoint = MetaRmCheckpoint.objects.filter(is_active=True).first()
+        if meta_checkpoint is None:
+            raise RunInvalid(
+                "k_meta needs a meta RM: no checkpoint is active (train one with metarm_train)", field="k_meta"
+            )
+    if meta_checkpoint is not None and not meta_checkpoint.is_ready:
+        message = f"meta RM checkpoint {meta_checkpoint.name} is {meta_checkpoint.status}, not ready"
+        raise RunInvalid(message, field="meta_checkpoint")
     query_filter = dict(query_filter or {})
     unknown = set(query_filter) - {"subset", "ids"}
     if unknown:
         raise RunInvalid(f"query_filter accepts subset and ids, not {', '.join(sorted(unknown))}", field="query_filter")
-    total = run_queries(dataset=dataset, query_filter=query_filter, before=timezone.now()).count()
+    queries = run_queries(dataset=dataset, query_filter=query_filter, before=timezone.now())
+    total = queries.count()
     if total == 0:
         raise RunInvalid(f"no queries in {dataset.name} match {query_filter or 'the run'}")
+    _check_template_fits(template, queries)
     run = Run.objects.create(
         dataset=dataset,
         model_config=model_config,
         template=template,
         k=k,
         k_meta=k_meta,
+        meta_checkpoint=meta_checkpoint,
+        meta_status=Run.MetaStatus.WAITING if meta_checkpoint is not None else Run.MetaStatus.NONE,
         temperature=temperature,
         max_tokens=max_tokens,
         seed=seed,
@@ -110,10 +135,33 @@ def run_create(
     return run
 
 
+def _check_template_fits(template: PromptTemplate, queries: QuerySet[Query]) -> None:
+    """A single-response template judges one response per query, and a rating label must be a score
+    the template can give (the paper's 0/1 label needs the 0/1 template)."""
+    if template.single_response:
+        several = queries.annotate(n=Count("responses")).exclude(n=1).count()
+        if several:
+            raise RunInvalid(
+                f"{template.name} judges one response per query; {several} of the queries have several",
+                field="template",
+            )
+    in_range = Q(rating__gte=template.score_low, rating__lte=template.score_high)
+    outside = queries.filter(rating__isnull=False).exclude(in_range)
+    count = outside.count()
+    if count:
+        example = outside.values_list("rating", flat=True).first()
+        raise RunInvalid(
+            f"{count} queries are labelled with ratings the template cannot give (e.g. {example}; "
+            f"{template.name} scores {template.score_low}-{template.score_high}); a 0/1 label needs the "
+            "single-response template",
+            field="template",
+        )
+
+
 def run_create_from(*, dataset: Dataset, params: Mapping[str, Any], created_by: User | None = None) -> Run:
     """A run from the parameters a page form, the API's serializer or the command line validated:
-    the names of RUN_PARAMETERS, `hinted`, `force_scores`, `subset`, and `model_config` / `template`
-    (the defaults when absent or empty)."""
+    the names of RUN_PARAMETERS, `hinted`, `force_scores`, `subset`, `model_config` / `template`
+    (the defaults when absent or empty), and `k_meta` / `meta_checkpoint` for MetaRM@k."""
     template, model = defaults_ensure()
     return run_create(
         dataset=dataset,
@@ -122,6 +170,8 @@ def run_create_from(*, dataset: Dataset, params: Mapping[str, Any], created_by: 
         **{name: params[name] for name in RUN_PARAMETERS if params.get(name) is not None},
         hinted=bool(params.get("hinted")),
         force_scores=bool(params.get("force_scores")),
+        k_meta=params.get("k_meta") or None,
+        meta_checkpoint=params.get("meta_checkpoint") or None,
         query_filter={"subset": params["subset"]} if params.get("subset") else {},
         created_by=created_by,
     )
@@ -230,6 +280,7 @@ def _refresh_locked(run_id: int) -> None:
         )
         if ended and status == Run.Status.DONE:
             enqueue.on_commit(enqueue.RUN_REPORT, run_id)
+            run_meta_after_sampling(run_id=run_id)
 
 
 def run_report_store(*, run_id: int, report: dict[str, Any]) -> None:
@@ -247,20 +298,24 @@ def run_cancel(*, run: Run) -> bool:
 
 
 def runs_resume_stalled(*, stalled_for: timedelta) -> list[int]:
-    """Re-enqueue runs that made no progress for `stalled_for` (a worker died with their tasks).
+    """Re-enqueue runs that made no progress for `stalled_for` (a worker died with their tasks): their
+    sampling, or their meta scoring.
 
     Claims each run by moving its updated_at, so of several workers starting at once only one
     re-enqueues it. Work already stored is skipped when the batches run again.
     """
     cutoff = timezone.now() - stalled_for
     resumed = []
-    for run_id, updated_at in Run.objects.filter(
-        status__in=[Run.Status.QUEUED, Run.Status.RUNNING], updated_at__lte=cutoff
-    ).values_list("id", "updated_at"):
-        if Run.objects.filter(id=run_id, updated_at=updated_at).update(updated_at=timezone.now()):
-            with transaction.atomic():
-                enqueue.on_commit(enqueue.RUN_START, run_id)
-            resumed.append(run_id)
+    stalled = (
+        (Q(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]), enqueue.RUN_START),
+        (Q(meta_status__in=[Run.MetaStatus.QUEUED, Run.MetaStatus.SCORING]), enqueue.METARM_SCORE),
+    )
+    for condition, task in stalled:
+        for run_id, updated_at in Run.objects.filter(condition, updated_at__lte=cutoff).values_list("id", "updated_at"):
+            if Run.objects.filter(id=run_id, updated_at=updated_at).update(updated_at=timezone.now()):
+                with transaction.atomic():
+                    enqueue.on_commit(task, run_id)
+                resumed.append(run_id)
     if resumed:
         logger.info("resuming stalled runs %s", resumed)
     return resumed
@@ -269,3 +324,13 @@ def runs_resume_stalled(*, stalled_for: timedelta) -> list[int]:
 def run_heartbeat(*, run_id: int) -> None:
     """Mark a run as making progress (a batch is generating), so it does not look stalled."""
     Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(updated_at=timezone.now())
+
+
+def run_report_request(*, run: Run) -> None:
+    """Compute a finished run's report again (a report from an older version, or after new meta scores)."""
+    if run.is_active:
+        raise Conflict(f"run {run.id} is still {run.status}; its report is computed when it ends")
+    if not run.samples_done:
+        raise Conflict(f"run {run.id} has no samples to report on")
+    with transaction.atomic():
+        enqueue.on_commit(enqueue.RUN_REPORT, run.id)

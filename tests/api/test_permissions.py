@@ -7,6 +7,7 @@ EXPECTED fails `test_every_api_route_has_an_expectation`, and so does an entry f
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from reviews.models import Upload
+from reviews.models import Run, Upload
 from reviews.services.accounts import api_token_create, api_token_revoke
+from reviews.services.metarm import checkpoint_activate, checkpoint_register
 from tests.factories import QueryFactory, UserFactory, one_of_each
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +51,12 @@ EXPECTED: dict[str, dict[str, Access]] = {
     "api-runs": {**READ, "POST": ADMIN},
     "api-run": READ,
     "api-run-cancel": {"POST": ADMIN, "OPTIONS": ROLE},
+    "api-run-report": READ,
+    "api-run-report-csv": READ,
+    "api-run-meta-score": {"POST": ADMIN, "OPTIONS": ROLE},
+    "api-runs-compare": READ,
+    "api-metarm-checkpoints": {**READ, "POST": ADMIN},
+    "api-metarm-checkpoint-activate": {"POST": ADMIN, "OPTIONS": ROLE},
     "api-samples": READ,
     "api-verdicts": READ,
     "api-annotations": {**READ, "POST": ROLE},  # reviewers submit their own annotations
@@ -123,8 +131,10 @@ def test_every_api_route_has_an_expectation():
 
 @pytest.fixture
 def api_data(reviewer_user) -> None:
-    """One row of each kind, so that every detail route resolves to a real row."""
+    """One row of each kind, so that every detail route resolves to a real row (and a ready, active meta RM
+    checkpoint, so that a run can be meta-scored)."""
     one_of_each(dataset_name="matrix", reviewer=reviewer_user)
+    checkpoint_activate(checkpoint=checkpoint_register(name="matrix-metarm", location="/models/metarm"))
 
 
 # Views whose URL names a row of another model than their own queryset's.
@@ -152,9 +162,24 @@ class Body:
     query: str = ""
 
 
+REGISTERED = itertools.count()
+
+
+def compare_query() -> str:
+    run = Run.objects.order_by("pk").first()
+    assert run is not None
+    return f"?a={run.pk}&b={run.pk}"
+
+
 # Requests that a caller with the right role gets a 2xx for; writes not listed are sent an empty JSON object.
 VALID_BODIES: dict[tuple[str, str], Callable[[], Body]] = {
     ("api-runs", "POST"): lambda: Body(json.dumps({"dataset": "matrix", "k": 1, "max_tokens": 8})),
+    ("api-runs-compare", "GET"): lambda: Body("", query=compare_query()),
+    ("api-runs-compare", "HEAD"): lambda: Body("", query=compare_query()),
+    # A registration under a new name each time (training needs finished runs with labelled judgments).
+    ("api-metarm-checkpoints", "POST"): lambda: Body(
+        json.dumps({"name": f"registered-{next(REGISTERED)}", "location": "/models/other-metarm"})
+    ),
     ("api-annotations", "POST"): lambda: Body(json.dumps({"query": QueryFactory.create().id, "decision": "reject"})),
     # Only queued: the test transaction never commits, so the ingestion task is never sent.
     ("api-uploads", "POST"): lambda: Body(

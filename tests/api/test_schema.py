@@ -30,8 +30,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from grmweb.wsgi import application
-from reviews.models import Query, Upload
+from reviews.models import Query, Run, Upload
 from reviews.services.accounts import api_token_create
+from reviews.services.metarm import checkpoint_activate, checkpoint_register
 from tests.factories import one_of_each
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
@@ -94,6 +95,7 @@ def wsgi_keeps_the_test_connection() -> Iterator[None]:
 @pytest.fixture
 def api_data(reviewer_user, wsgi_keeps_the_test_connection) -> None:
     one_of_each(dataset_name="fuzz", reviewer=reviewer_user)
+    checkpoint_activate(checkpoint=checkpoint_register(name="fuzz-metarm", location="/models/metarm"))
 
 
 @pytest.fixture(params=["admin", "reviewer"])
@@ -118,6 +120,9 @@ def test_every_operation_conforms_to_the_schema(case, auth_headers):
 VALID_REQUESTS: dict[str, Callable[[], dict[str, Any]]] = {
     "POST /api/v1/runs/": lambda: {"body": {"dataset": "fuzz", "k": 1, "max_tokens": 8}},
     "POST /api/v1/annotations/": lambda: {"body": {"query": Query.objects.get().id, "decision": "reject"}},
+    "POST /api/v1/runs/{id}/meta-score/": lambda: {"body": {"k_meta": 2}},
+    "GET /api/v1/runs/compare/": lambda: {"query": {"a": Run.objects.get().id, "b": Run.objects.get().id}},
+    "POST /api/v1/metarm/checkpoints/": lambda: {"body": {"name": "fuzz-registered", "location": "/models/x"}},
     # Only queued: the test transaction never commits, so the ingestion task is never sent.
     "POST /api/v1/uploads/": lambda: {
         "query": {"dataset": "fuzz-upload"},

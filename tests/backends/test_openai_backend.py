@@ -74,3 +74,12 @@ def test_an_unreachable_server_is_transient():
 def test_a_base_url_is_required():
     with pytest.raises(PermanentBackendError, match="base URL"):
         OpenAIBackend("m", base_url="")
+
+
+def test_score_forcing_is_unsupported_in_any_range_and_sends_nothing():
+    script = Script()
+    with openai_server(script) as url:
+        client = backend(url)
+        assert client.force_scores(PROMPT, "Analysis: hmm", n_responses=2) is None
+        assert client.force_scores(PROMPT, "Analysis: hmm", n_responses=1, low=0, high=1) is None
+    assert script.requests == []

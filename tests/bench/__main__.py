@@ -18,7 +18,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from tests.bench import ingest, review, sampling, uploads  # noqa: E402
+from tests.bench import ingest, metarm, review, sampling, scaling, uploads  # noqa: E402
 
 Benchmark = Callable[[], Iterator[tuple[str, float | int | str]]]
 BENCHMARKS: dict[str, Benchmark] = {
@@ -26,6 +26,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "sampling": sampling.bench_sampling,
     "uploads": uploads.bench_uploads,
     "review": review.bench_review,
+    "scaling": scaling.bench_scaling,
+    "metarm": metarm.bench_metarm,
 }
 
 

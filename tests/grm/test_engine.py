@@ -1,4 +1,5 @@
-"""The engine's bookkeeping: shuffles, shared prompts, seeds, mapping back, voting, hints, greedy copies.
+"""The engine's bookkeeping: shuffles, shared prompts, seeds, mapping back, voting, hints, greedy copies,
+and single-response verdicts in the template's score range.
 
 The judge here is a deterministic function of the prompt it is shown (each response block scored by
 its own text), so any change in the vote can only come from the engine's handling of orders.
@@ -7,12 +8,14 @@ its own text), so any change in the vote can only come from the engine's handlin
 import re
 import zlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workers.backends.base import Generation
 from workers.engine import SEED_LIMIT, QueryInput, Settings, judge
-from workers.grm.templates import DEFAULT_TEMPLATE
+from workers.grm.parsing import ParseStatus
+from workers.grm.templates import DEFAULT_TEMPLATE, SINGLE_RESPONSE_TEMPLATE
 
 BLOCK = re.compile(r"\[The Begin of Response (\d+)\]\n(.*?)\n\[The End of Response \1\]", re.S)
 
@@ -40,7 +43,7 @@ class ContentJudge:
             out.append([Generation(text, 10, 5, "stop")] * count)
         return out
 
-    def force_scores(self, prompt, text, *, n_responses):
+    def force_scores(self, prompt, text, *, n_responses, low=1, high=10):
         return None
 
 
@@ -140,3 +143,89 @@ def test_every_sample_draws_from_its_own_reproducible_seed():
     assert set(other).isdisjoint(seeds)
     [new_run] = judged_seeds("q", run_seed=2)
     assert set(new_run).isdisjoint(seeds)
+
+
+class RatingJudge:
+    """Judges one response (the single-response template) 0/1: "right" -> 1, "wrong" -> 0, "mixed" ->
+    1, 0, 1, 0, ... over a prompt's samples, "seven" -> 7 (outside 0..1). Forcing gives 1, recording its range."""
+
+    name = "rating-judge"
+
+    def __init__(self):
+        self.forced_ranges = []
+
+    def generate(self, prompts, *, n, temperature, max_tokens, seed, min_tokens=0):
+        counts = [n] * len(prompts) if isinstance(n, int) else list(n)
+        out = []
+        for prompt, count in zip(prompts, counts, strict=True):
+            text = prompt[-1]["content"]
+            response = text.split("[The Begin of Response]\n")[1].split("\n[The End of Response]")[0]
+            scores = {"right": [1], "wrong": [0], "mixed": [1, 0], "seven": [7]}[response]
+            out.append(
+                [
+                    Generation(
+                        f"Specific Criteria: c\nAnalysis: a\nScores: \\boxed{{{scores[j % len(scores)]}}}",
+                        10,
+                        5,
+                        "stop",
+                    )
+                    for j in range(count)
+                ]
+            )
+        return out
+
+    def force_scores(self, prompt, text, *, n_responses, low=1, high=10):
+        self.forced_ranges.append((n_responses, low, high))
+        return text + "\nScores: \\boxed{1}"
+
+
+def rated(response, rating, key=None):
+    return QueryInput(
+        key or f"{response}-{rating}", [{"role": "user", "content": "Is it right?"}], [response], rating=rating
+    )
+
+
+def single_settings(k, **extra):
+    return Settings(
+        template=SINGLE_RESPONSE_TEMPLATE,
+        k=k,
+        temperature=0.5,
+        max_tokens=8,
+        seed=3,
+        score_low=0,
+        score_high=1,
+        **extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "rating", "k", "verdict"),
+    [
+        ("right", 1, 3, True),
+        ("right", 0, 3, False),
+        ("wrong", 0, 3, True),
+        ("wrong", 1, 3, False),
+        ("mixed", 1, 2, True),  # scores 1, 0: mean 1/2 rounds half up to 1
+        ("mixed", 0, 2, False),
+        ("mixed", 1, 3, True),  # 1, 0, 1: mean 2/3 -> 1
+        ("right", None, 2, None),  # unlabelled
+        ("seven", 1, 2, False),  # every sample out of the 0..1 range: no voted rating
+    ],
+)
+def test_single_response_verdicts_in_a_zero_to_one_range(response, rating, k, verdict):
+    [result], _ = judge(RatingJudge(), [rated(response, rating)], single_settings(k))
+    assert result.correct is verdict
+    if response == "seven":
+        assert {sample.judgment.status for sample in result.samples} == {ParseStatus.OUT_OF_RANGE}
+        assert all(sample.correct is False for sample in result.samples)
+    elif rating is not None:
+        # Eq. 10 for one response: the sample's score equals the 0/1 label
+        assert [sample.correct for sample in result.samples] == [sample.scores == [rating] for sample in result.samples]
+
+
+def test_forcing_asks_the_backend_for_the_templates_range():
+    backend = RatingJudge()
+    [result], _ = judge(backend, [rated("seven", 1)], single_settings(2, force_scores=True))
+    assert backend.forced_ranges == [(1, 0, 1), (1, 0, 1)]
+    assert all(sample.forced and sample.scores == [1] for sample in result.samples)
+    assert result.correct is True

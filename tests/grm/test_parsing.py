@@ -43,6 +43,27 @@ def test_score_edge_cases(text, n, scores, status):
     assert parse_scores(text, n) == (scores, status)
 
 
+@pytest.mark.parametrize(
+    ("text", "scores", "status"),
+    [
+        ("Scores: \\boxed{0}", [0], ParseStatus.OK),
+        ("Scores: \\boxed{1}", [1], ParseStatus.OK),
+        ("Scores: \\boxed{2}", None, ParseStatus.OUT_OF_RANGE),
+        ("Scores: \\boxed{-1}", None, ParseStatus.OUT_OF_RANGE),
+        ("Scores: \\boxed{0, 1}", None, ParseStatus.WRONG_COUNT),
+    ],
+)
+def test_the_single_response_range_zero_to_one(text, scores, status):
+    assert parse_scores(text, 1, low=0, high=1) == (scores, status)
+    assert parse_judgment(text, 1, low=0, high=1).scores == scores
+
+
+def test_the_default_range_refuses_zero_and_a_wider_range_accepts_it():
+    assert parse_scores("\\boxed{0, 10}", 2) == (None, ParseStatus.OUT_OF_RANGE)
+    assert parse_scores("\\boxed{0, 10}", 2, low=0, high=10) == ([0, 10], ParseStatus.OK)
+    assert parse_judgment("\\boxed{7, 11}", 2, low=1, high=100).scores == [7, 11]
+
+
 def test_missing_sections_are_empty_and_flagged_not_guessed():
     judgment = parse_judgment("I like the first one. \\boxed{9, 2}", 2)
     assert (judgment.principles, judgment.critique) == ("", "")

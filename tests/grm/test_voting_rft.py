@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from workers.grm.prompts import sample_permutation, to_original_order
 from workers.grm.rft import RftDecision, is_correct, rft_decisions
-from workers.grm.voting import default_k_meta, meta_vote, top_choice, vote, vote_entropy
+from workers.grm.voting import default_k_meta, meta_vote, top_choice, vote, vote_entropy, voted_rating
 
 
 def test_voting_sums_valid_samples():
@@ -41,6 +41,26 @@ def test_meta_vote_keeps_the_top_k_meta_samples():
     assert result.voters == 2
     assert default_k_meta(8) == 4
     assert default_k_meta(1) == 1
+
+
+@pytest.mark.parametrize(
+    ("scores", "rating"),
+    [
+        ([[1], [1], [0]], 1),  # mean 2/3
+        ([[1], [0]], 1),  # mean 1/2: half rounds up
+        ([[0], [0], [1]], 0),  # mean 1/3
+        ([[7], [8]], 8),  # 7.5
+        ([[7], [7], [8]], 7),  # 7.33
+        ([[-1], [-2]], -1),  # -1.5 rounds up too
+        ([], None),  # no valid sample: no rating
+    ],
+)
+def test_voted_rating_is_the_mean_score_rounded_half_up(scores, rating):
+    assert voted_rating(vote(scores, 1, seed=0)) == rating
+
+
+def test_voted_rating_needs_one_response():
+    assert voted_rating(vote([[7, 3]], 2, seed=0)) is None
 
 
 def test_vote_entropy():
@@ -77,6 +97,10 @@ def test_top_choice_is_the_response_scored_above_every_other(scores):
         ([4, 9, 8], 1, None, True),
         ([7], None, 7, True),
         ([6], None, 7, False),
+        ([1], None, 1, True),  # a 0/1 correctness label (the single-response template)
+        ([0], None, 1, False),
+        ([0], None, 0, True),
+        (None, None, 0, False),
         (None, 0, None, False),
         ([8, 3], None, None, None),
     ],

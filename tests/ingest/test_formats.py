@@ -132,10 +132,11 @@ def test_preference_errors():
     assert "assistant" in errors["chosen"]
 
 
-def test_single_takes_a_rating_or_a_binary_label():
+def test_single_takes_a_rating_or_the_papers_binary_label():
     assert normalize({"prompt": "Q", "response": "A", "rating": 4}, "single").rating == 4
-    assert normalize({"prompt": "Q", "response": "A", "correct": True}, "single").rating == 10
-    assert normalize({"prompt": "Q", "response": "A", "correct": False}, "single").rating == 1
+    # App. C.1: a 0/1 label, not a rating at the ends of the 1-10 scale.
+    assert normalize({"prompt": "Q", "response": "A", "correct": True}, "single").rating == 1
+    assert normalize({"prompt": "Q", "response": "A", "correct": False}, "single").rating == 0
     assert "rating" in errors_of({"prompt": "Q", "response": "A"}, "single")
     assert "correct" in errors_of({"prompt": "Q", "response": "A", "correct": "yes"}, "single")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -52,9 +53,19 @@ class Backend(Protocol):
         """
         ...
 
-    def force_scores(self, prompt: Sequence[Message], text: str, *, n_responses: int) -> str | None:
-        """Continue `text` under a constraint admitting only `\\boxed{s1, ..., sn}`; None if unsupported."""
+    def force_scores(
+        self, prompt: Sequence[Message], text: str, *, n_responses: int, low: int = 1, high: int = 10
+    ) -> str | None:
+        """Continue `text` under a constraint admitting only `\\boxed{s1, ..., sn}` with every score an
+        integer from `low` to `high` (the template's range); None if unsupported."""
         ...
+
+
+def score_regex(n_responses: int, *, low: int = 1, high: int = 10) -> str:
+    """What a forced continuation after `\\boxed{` may produce: n integers from low to high, each but the
+    last followed by a comma and at most one space, then the closing brace (for guided decoding)."""
+    number = "(?:" + "|".join(re.escape(str(value)) for value in range(low, high + 1)) + ")"
+    return number + "(?:, ?" + number + "){" + str(n_responses - 1) + "}\\}"
 
 
 def per_prompt(value: int | Sequence[int], prompts: int, *, name: str) -> list[int]:

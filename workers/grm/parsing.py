@@ -1,4 +1,8 @@
-"""Extracting principles, critique and scores from a GRM's free text (GRM_SPEC section 4)."""
+"""Extracting principles, critique and scores from a GRM's free text (GRM_SPEC section 4).
+
+The valid score range is the one the template states: 1..10 for the paper's default, 0..1 for its
+single-response rating prompt.
+"""
 
 from __future__ import annotations
 
@@ -46,8 +50,8 @@ def last_score_box(text: str) -> str | None:
     return found
 
 
-def parse_scores(text: str, n: int) -> tuple[list[int] | None, ParseStatus]:
-    """Valid only with exactly n comma-separated integers, each from 1 to 10."""
+def parse_scores(text: str, n: int, *, low: int = 1, high: int = 10) -> tuple[list[int] | None, ParseStatus]:
+    """Valid only with exactly n comma-separated integers, each from `low` to `high` inclusive."""
     box = last_score_box(text)
     if box is None:
         return None, ParseStatus.NO_SCORES
@@ -57,7 +61,7 @@ def parse_scores(text: str, n: int) -> tuple[list[int] | None, ParseStatus]:
     if not all(_INTEGER.fullmatch(part) for part in parts):
         return None, ParseStatus.NOT_INTEGER
     scores = [int(part) for part in parts]
-    if not all(1 <= score <= 10 for score in scores):
+    if not all(low <= score <= high for score in scores):
         return None, ParseStatus.OUT_OF_RANGE
     return scores, ParseStatus.OK
 
@@ -72,11 +76,11 @@ def _section(text: str, start: str, ends: tuple[str, ...]) -> str | None:
     return text[begin : min(stops, default=len(text))].strip()
 
 
-def parse_judgment(text: str, n: int) -> Judgment:
+def parse_judgment(text: str, n: int, *, low: int = 1, high: int = 10) -> Judgment:
     """Principles (after `Specific Criteria:` up to `Analysis:`), critique (up to `Scores:`), scores."""
     principles = _section(text, _PRINCIPLES, (_CRITIQUE, _SCORES))
     critique = _section(text, _CRITIQUE, (_SCORES,))
-    scores, status = parse_scores(text, n)
+    scores, status = parse_scores(text, n, low=low, high=high)
     return Judgment(
         principles=principles or "",
         critique=critique or "",

@@ -31,6 +31,9 @@ class Settings:
     hinted: bool = False
     force_scores: bool = False
     min_tokens: int = 0
+    # The score range the template asks for: the parser accepts it and forcing admits only it.
+    score_low: int = 1
+    score_high: int = 10
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from enum import StrEnum
 
 def is_correct(scores: Sequence[int] | None, *, best_index: int | None, rating: int | None) -> bool | None:
     """Eq. 10. n >= 2: the labelled best scores strictly above every other (a tie is incorrect).
-    n = 1: the score equals the labelled rating. None when there is no label; a parse failure is False.
+    n = 1: the score equals the labelled rating (a 0/1 correctness label included). None when there is no
+    label; a parse failure is False.
     """
     if best_index is None and rating is None:
         return None

@@ -1,17 +1,21 @@
-"""Prompt templates of the GRM (GRM_SPEC section 2): the default layout and its named placeholders.
+"""Prompt templates of the GRM (GRM_SPEC section 2): the paper's prompts, their named placeholders and
+the registry of built-in templates that the database's template rows are created from.
 
-Pure Python: no Django import. Placeholders are `{context}`, `{responses}`, `{score_example}` and `{n}`;
-only these exact names are replaced, so other braces in a user's template stay as written.
+Pure Python: no Django import. Placeholders are `{context}`, `{responses}` (the numbered response
+blocks), `{response}` (the one response's text, single-response templates only), `{score_example}`
+and `{n}`; only these exact names are replaced, so other braces in a user's template stay as written.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-PLACEHOLDERS = ("context", "responses", "score_example", "n")
+PLACEHOLDERS = ("context", "responses", "response", "score_example", "n")
 
-# DeepSeek-GRM (Default), paper App. G. Rendered with two responses it matches the paper byte for byte.
+# DeepSeek-GRM (Default), paper App. G, byte for byte for any number of responses: the released
+# checkpoints were trained on exactly this text, including its example line for two responses.
 DEFAULT_TEMPLATE = """\
 You are a skilled little expert at scoring responses. You should evaluate given responses based on the given judging criteria.
 Given the context of the conversation (the last round is the User's query) and multiple responses from the Assistant, you need to refer to the [General Evaluation Criteria] to score the responses. Based on the general evaluation criteria, state potential other specific criteria to the query, the weights of different criteria, and then provide an overall comprehensive score upon them.
@@ -52,10 +56,93 @@ Example: If the response strays from the topic but still provides some relevant 
 Output with three lines
 Specific Criteria: <Other potential criteria specific to the query and the context, and the weights of each criteria>.
 Analysis: <Compare different responses based on given Criteria>.
-Scores: <the overall comprehensive score of all responses in order, separate by comma in the boxed, e.g., {score_example} if there exists {n} responeses>."""
+Scores: <the overall comprehensive score of all responses in order, separate by comma in the boxed, e.g., \\boxed{x, x} if there exists 2 responeses>."""
+
+# The default's example line made to match the number of responses shown (our adaptation, not the paper's).
+ADAPTED_TEMPLATE = DEFAULT_TEMPLATE.replace(
+    "\\boxed{x, x} if there exists 2 responeses", "{score_example} if there exists {n} responeses"
+)
+
+# DeepSeek-GRM (Rating for Single Response), paper App. G: one response, a 0/1 score (1 = correct).
+SINGLE_RESPONSE_TEMPLATE = """\
+You are a skilled little expert at scoring responses. You should evaluate given responses based on the given judging criteria.
+Given the context of the conversation (the last round is the User's query) and multiple responses from the Assistant, you need to refer to the [General Evaluation Criteria] to score the responses. Based on the general evaluation criteria, state potential other specific criteria to the query, the weights of different criteria, and then provide an overall comprehensive score upon them. The score is 0 or 1, with 1 indicating that the response is correct.
+Before scoring, please analyze step by step. Your scoring needs to be as strict as possible.
+
+#### Evaluation Criteria ####
+1. Instruction Adherence:
+- Fully Adhered: The response fully complies with all instructions and requirements of the question.
+- Partially Adhered: The response meets most of the instructions but has some omissions or misunderstandings.
+- Basically Adhered: The response meets some instructions, but the main requirements are not fulfilled.
+- Not Adhered: The response does not meet any instructions.
+Example: If the question requires three examples and the response provides only one, it falls under "Partially Adhered."
+2. Clarity:
+- Very Clear: The response is fluent, well-structured, and logically clear.
+- Clear but Minor Issues: The response is mostly clear but has some minor language or structural issues.
+- Basically Clear: The response has noticeable language or logic issues but is still understandable.
+- Not Clear: The response is disjointed, illogical, and hard to understand.
+Example: If the response has complex sentence structures and lacks punctuation, it falls under "Basically Clear" or "Not Clear."
+3. Accuracy:
+- Completely Accurate: All information and data are completely accurate.
+- Mostly Accurate: Most information is accurate, with minor errors.
+- Some Errors: There are some noticeable errors affecting comprehension.
+- Mostly Incorrect: There are numerous errors seriously affecting the credibility of the information.
+Example: If a specific data point is incorrectly cited but doesn't affect the overall conclusion, it falls under "Mostly Accurate."
+
+#### Conversation Context ####
+{context}
+#### Responses to be Scored ####
+[The Begin of Response]
+{response}
+[The End of Response]
+#### Output Format Requirements ####
+Output with three lines
+Specific Criteria: <Other potential criteria specific to the query and the context, and the weights of each criteria>.
+Analysis: <Compare different responses based on given Criteria>.
+Scores: <the overall comprehensive score of the response, e.g., \\boxed{x}>."""
 
 HINT_LINE = "The best response is: Response {best}"
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+
+
+@dataclass(frozen=True)
+class BuiltInTemplate:
+    """A template shipped with the code: its text, the score range it asks for and whether it judges
+    one response at a time."""
+
+    name: str
+    text: str
+    description: str
+    score_low: int
+    score_high: int
+    single_response: bool = False
+
+
+BUILT_IN_TEMPLATES: tuple[BuiltInTemplate, ...] = (
+    BuiltInTemplate(
+        name="deepseek-grm-default",
+        text=DEFAULT_TEMPLATE,
+        description="The paper's default prompt (App. G), byte for byte: what DeepSeek-GRM checkpoints were trained on.",
+        score_low=1,
+        score_high=10,
+    ),
+    BuiltInTemplate(
+        name="deepseek-grm-adapted",
+        text=ADAPTED_TEMPLATE,
+        description="The default prompt with its score example written for the number of responses shown.",
+        score_low=1,
+        score_high=10,
+    ),
+    BuiltInTemplate(
+        name="deepseek-grm-single",
+        text=SINGLE_RESPONSE_TEMPLATE,
+        description="The paper's single-response rating prompt (App. G): one response scored 0 or 1 (1 = correct).",
+        score_low=0,
+        score_high=1,
+        single_response=True,
+    ),
+)
+DEFAULT_TEMPLATE_NAME = BUILT_IN_TEMPLATES[0].name
 
 
 def response_blocks(responses: Sequence[str]) -> str:
@@ -69,11 +156,23 @@ def score_example(n: int) -> str:
     return "\\boxed{" + ", ".join(["x"] * n) + "}"
 
 
+def uses_placeholder(template: str, name: str) -> bool:
+    return any(match.group(1) == name for match in _PLACEHOLDER.finditer(template))
+
+
 def render(template: str, *, context: str, responses: Sequence[str]) -> str:
-    """Fill the named placeholders of `template` for these (already ordered) responses."""
+    """Fill the named placeholders of `template` for these (already ordered) responses.
+
+    Raises ValueError when the template shows one response (`{response}`) and there are not exactly one.
+    """
+    if uses_placeholder(template, "response") and len(responses) != 1:
+        raise ValueError(
+            f"the template shows a single response ({{response}}) but the query has {len(responses)} responses"
+        )
     values = {
         "context": context,
         "responses": response_blocks(responses),
+        "response": responses[0] if len(responses) == 1 else "",
         "score_example": score_example(len(responses)),
         "n": str(len(responses)),
     }

@@ -1,5 +1,6 @@
-"""Aggregating samples: Voting@k and MetaRM@k with a seeded random tie-break (GRM_SPEC section 5), and
-the one definition of which response a sample ranked first (`top_choice`)."""
+"""Aggregating samples: Voting@k and MetaRM@k with a seeded random tie-break (GRM_SPEC section 5), the
+one definition of which response a sample ranked first (`top_choice`) and of the rating Voting@k
+gives a single response (`voted_rating`)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,14 @@ def vote(valid_scores: Sequence[Sequence[int]], n: int, *, seed: int) -> Vote:
     tied = tied_for_top(totals)
     best = tied[0] if len(tied) == 1 else break_tie(tied, seed=seed)
     return Vote(totals=totals, best_index=best, tie_broken=len(tied) > 1, voters=len(valid_scores))
+
+
+def voted_rating(result: Vote) -> int | None:
+    """One response (n = 1): the mean of the valid samples' scores, rounded half up; None without a valid sample."""
+    if result.voters == 0 or len(result.totals) != 1:
+        return None
+    # Integer arithmetic: floor(total / voters + 1/2) without a float's rounding of the half.
+    return (2 * result.totals[0] + result.voters) // (2 * result.voters)
 
 
 def default_k_meta(k: int) -> int:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviews.errors import ApplicationError
-from reviews.models import Dataset, ModelConfig, Run
+from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Run
 from reviews.selectors.runs import run_accuracy
 from reviews.services.configs import defaults_ensure, model_config_for
 from reviews.services.runs import RUN_PARAMETERS, run_create_from
@@ -18,6 +18,8 @@ from reviews.services.runs import RUN_PARAMETERS, run_create_from
 
 class Command(BaseCommand):
     help = "Run the GRM k times per query over a dataset (needs running workers: make run, or celery)."
+
+    META_PENDING = (Run.MetaStatus.WAITING, Run.MetaStatus.QUEUED, Run.MetaStatus.SCORING)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dataset", required=True)
@@ -39,6 +41,10 @@ class Command(BaseCommand):
         parser.add_argument("--subset", help="Only this subset of the dataset.")
         parser.add_argument("--hinted", action="store_true", help="Name the labelled best in the prompt.")
         parser.add_argument("--force-scores", action="store_true", help="Constrain samples without scores.")
+        parser.add_argument("--k-meta", type=int, help="MetaRM@k: vote over this many samples per query (1-k).")
+        parser.add_argument(
+            "--meta-checkpoint", help="Meta RM checkpoint by name (default with --k-meta: the active one)."
+        )
         parser.add_argument("--wait", action="store_true", help="Show progress until the run ends.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -46,7 +52,11 @@ class Command(BaseCommand):
         if dataset is None:
             raise CommandError(f"no dataset named {options['dataset']!r}")
         _, default_model = defaults_ensure()
-        params = {**options, "model_config": self._model_config(options, default_model)}
+        params = {
+            **options,
+            "model_config": self._model_config(options, default_model),
+            "meta_checkpoint": self._meta_checkpoint(options["meta_checkpoint"]),
+        }
         try:
             run = run_create_from(dataset=dataset, params=params)
         except ApplicationError as exc:
@@ -57,6 +67,14 @@ class Command(BaseCommand):
         )
         if options["wait"]:
             self._follow(run)
+
+    def _meta_checkpoint(self, name: str | None) -> MetaRmCheckpoint | None:
+        if not name:
+            return None
+        found = MetaRmCheckpoint.objects.filter(name=name).first()
+        if found is None:
+            raise CommandError(f"no meta RM checkpoint named {name!r}")
+        return found
 
     def _model_config(self, options: dict[str, Any], default: ModelConfig) -> ModelConfig:
         if options["model_config"]:
@@ -86,13 +104,15 @@ class Command(BaseCommand):
                 f"{run.samples_done} samples, {run.parse_failures} parse failures, "
                 f"{run.tokens_per_second or 0:.1f} tok/s, {time.monotonic() - started:.0f} s"
             )
+            if run.meta_status in self.META_PENDING and not run.is_active:
+                line += f", meta RM {run.get_meta_status_display()} {run.meta_scored}/{run.samples_done}"
             if interactive:
                 self.stdout.write(line, ending="")
                 sys.stdout.flush()
-            elif (finished, run.status) != last:  # in a log: one line per change
+            elif (finished, run.status, run.meta_status) != last:  # in a log: one line per change
                 self.stdout.write(line.lstrip("\r"))
-            last = (finished, run.status)
-            if not run.is_active:
+            last = (finished, run.status, run.meta_status)
+            if not run.is_active and run.meta_status not in self.META_PENDING:
                 break
             time.sleep(1)
         if interactive:
@@ -107,5 +127,10 @@ class Command(BaseCommand):
             )
             for row in accuracy["subsets"]:  # type: ignore[attr-defined]
                 self.stdout.write(f"  {row['subset']}: {row['accuracy']:.3f} ({row['right']}/{row['total']})")
+        if accuracy["meta_total"]:
+            meta = f"{accuracy['meta_accuracy']:.3f} ({accuracy['meta_total']} queries)"
+            self.stdout.write(f"MetaRM@{run.k} accuracy (k_meta {run.k_meta or 'k/2'}): {meta}")
+        elif run.meta_status != Run.MetaStatus.NONE:
+            self.stdout.write(f"meta scoring: {run.get_meta_status_display()} (the run page shows MetaRM@k when done)")
         if run.status != Run.Status.DONE:
             raise CommandError(f"run {run.id} ended {run.status}")

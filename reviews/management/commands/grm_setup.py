@@ -10,12 +10,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from reviews.services.accounts import admin_ensure
-from reviews.services.configs import defaults_ensure
+from reviews.services.configs import defaults_ensure, presets_ensure
 from reviews.services.datasets import demo_load
+from reviews.services.metarm import metarm_presets_ensure
 
 
 class Command(BaseCommand):
-    help = "Migrate, create the default template, model and admin account, and load the demo data."
+    help = (
+        "Migrate, create the built-in templates, the default model, the DeepSeek-GRM presets and the admin "
+        "account, and load the demo data."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-demo", action="store_true", help="Skip the demo dataset.")
@@ -23,6 +27,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, no_demo: bool, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         defaults_ensure()
+        presets_ensure()
+        metarm_presets_ensure()
         if not no_demo:
             report = demo_load()
             self.stdout.write(f"Demo dataset: {report.created} new queries, {report.unchanged} already there.")
