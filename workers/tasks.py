@@ -151,6 +151,7 @@ def gpu_metarm_train(checkpoint_id: int) -> str | None:
         return None
     try:
         from workers.metarm import MetaExample, train_metarm
+        from workers.metarm.checkpoint import record_trained_on
 
         run_ids = list(checkpoint.trained_on_runs.values_list("id", flat=True))
         judgments = metarm_selectors.training_judgments(run_ids=run_ids)
@@ -167,6 +168,10 @@ def gpu_metarm_train(checkpoint_id: int) -> str | None:
                 checkpoint_id=checkpoint_id, fraction=fraction, phase=phase
             ),
         )
+        trained_on = [
+            {"sample": j.sample_id, "query": j.query_id, "label": j.label, "source": j.source} for j in judgments
+        ]
+        digest = record_trained_on(result.path, trained_on)
     except Exception as exc:  # a bad backbone, too little data, out of memory: recorded on the checkpoint
         logger.exception("meta RM checkpoint %s: training failed", checkpoint_id)
         metarm_services.checkpoint_fail(checkpoint_id=checkpoint_id, message=f"{type(exc).__name__}: {exc}")
@@ -188,7 +193,7 @@ def gpu_metarm_train(checkpoint_id: int) -> str | None:
         location=str(result.path),
         base_model=result.base_model,
         metrics=metrics,
-        content_hash=result.content_hash,
+        content_hash=digest,
         training_examples=len(examples),
     )
     return MetaRmCheckpoint.Status.READY

@@ -32,3 +32,19 @@ def test_hash_ignores_the_manifest(tmp_path):
     before = content_hash(folder)
     (folder / MANIFEST).write_text('{"content_hash": "..."}')
     assert content_hash(folder) == before
+
+
+def test_the_judgments_trained_on_are_kept_and_hashed(tmp_path):
+    import json
+
+    from workers.metarm.checkpoint import TRAINED_ON, read_manifest, record_trained_on, write_manifest
+
+    folder = write(tmp_path / "a", {"model.safetensors": b"\x00"})
+    write_manifest(folder, {"content_hash": content_hash(folder), "profile": "cpu"})
+    before = content_hash(folder)
+    records = [{"sample": 1, "query": 7, "label": 0, "source": "reviewer"}]
+    digest = record_trained_on(folder, records)
+    assert digest != before
+    assert digest == content_hash(folder)
+    assert read_manifest(folder) == {"content_hash": digest, "profile": "cpu"}
+    assert [json.loads(line) for line in (folder / TRAINED_ON).read_text().splitlines()] == records

@@ -42,3 +42,20 @@ def read_manifest(folder: Path | str) -> dict[str, Any] | None:
         return None
     manifest: dict[str, Any] = json.loads(path.read_text())
     return manifest
+
+
+TRAINED_ON = "trained_on.jsonl"
+
+
+def record_trained_on(folder: Path | str, records: list[dict[str, Any]]) -> str:
+    """Keep which judgments a checkpoint was trained on (one JSON line each: sample, query, label and
+    where the label came from) in the folder, and refresh the content hash that covers it; returns it."""
+    root = Path(folder)
+    with (root / TRAINED_ON).open("w") as out:
+        for record in records:
+            out.write(json.dumps(record, sort_keys=True) + "\n")
+    digest = content_hash(root)
+    manifest = read_manifest(root) or {}
+    manifest["content_hash"] = digest
+    write_manifest(root, manifest)
+    return digest
