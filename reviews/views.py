@@ -158,6 +158,9 @@ def _meta_context(run: Run) -> dict[str, Any]:
         "polling": run.meta_status in (Run.MetaStatus.WAITING, Run.MetaStatus.QUEUED, Run.MetaStatus.SCORING),
         "progress": metarm_selectors.run_meta_progress(run=run) if scoring else None,
         "k_meta_default": max(1, run.k // 2),
+        "seen_in_training": (
+            metarm_selectors.run_queries_seen_in_training(run=run) if run.meta_checkpoint_id is not None else 0
+        ),
     }
 
 

@@ -162,20 +162,21 @@ def _query_result(query: QueryInput, samples: list[SampleResult], settings: Sett
     """Voting@k over the query's valid samples (in sample order), its entropy and correctness."""
     samples = sorted(samples, key=lambda sample: sample.sample_index)
     valid = [sample.scores for sample in samples if sample.scores is not None]
-    result = vote(valid, len(query.responses), seed=derived_seed(settings.seed, query.key, "vote"))
-    return QueryResult(
-        query=query, samples=samples, vote=result, entropy=vote_entropy(valid), correct=verdict_correct(result, query)
-    )
+    seed = derived_seed(settings.seed, query.key, "vote")
+    result = vote(valid, len(query.responses), seed=seed)
+    correct = verdict_correct(result, query, seed=seed)
+    return QueryResult(query=query, samples=samples, vote=result, entropy=vote_entropy(valid), correct=correct)
 
 
-def verdict_correct(result: Vote, query: QueryInput) -> bool | None:
-    """Whether Voting@k got the query right; None when it is unlabelled.
+def verdict_correct(result: Vote, query: QueryInput, *, seed: int) -> bool | None:
+    """Whether a vote got the query right; None when it is unlabelled.
 
-    n >= 2: the chosen best is the labelled best. n = 1: the voted rating (the valid samples' mean score,
-    rounded half up) equals the labelled rating, a 0/1 correctness label included.
+    n >= 2: the chosen best is the labelled best (no valid sample chooses nothing: wrong). n = 1: the
+    voted rating (the valid samples' mean score, a half broken at random with `seed`) equals the
+    labelled rating, a 0/1 correctness label included.
     """
     if len(query.responses) == 1:
-        return None if query.rating is None else voted_rating(result) == query.rating
+        return None if query.rating is None else voted_rating(result, seed=seed) == query.rating
     if query.best_index is None:
         return None
     return result.best_index == query.best_index

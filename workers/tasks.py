@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -125,19 +126,26 @@ def run_report(run_id: int) -> dict[str, Any]:
     from workers.grm.scaling import ReportQuery, scaling_report
 
     run = Run.objects.select_related("template").get(id=run_id)
+    # A MetaRM@k curve only from a finished scoring: partial or another checkpoint's scores would mislead.
+    meta_done = run.meta_status == Run.MetaStatus.DONE
     labelled: list[ReportQuery] = []
     bias_input: list[tuple[Any, Any, int | None, list[int]]] = []
     for query, lengths, samples in run_selectors.run_report_inputs(run_id=run_id):
         valid = [s.scores if s.parse_status == "ok" else None for s in samples]
         if samples and (query.best_index is not None or query.rating is not None):
-            meta = [s.meta_score for s in samples]
+            meta = [s.meta_score for s in samples] if meta_done else None
             labelled.append(ReportQuery(valid, query.best_index, query.rating, query.subset, meta))
         pairs = zip(samples, valid, strict=True)
         bias_input.extend((scores, s.permutation, query.best_index, lengths) for s, scores in pairs)
     report: dict[str, Any] = {"version": 2, "bias": bias_diagnostics(bias_input), "labelled_queries": len(labelled)}
     if labelled:
         # A single response's label is positive at the top of the template's range (1 of 0/1, 10 of 1-10).
-        report["scaling"] = scaling_report(labelled, seed=run.seed, positive_rating=run.template.score_high)
+        report["scaling"] = scaling_report(
+            labelled,
+            seed=run.seed,
+            positive_rating=run.template.score_high,
+            meta_keep=(run.k_meta, run.k) if run.k_meta else (1, 2),
+        )
     run_services.run_report_store(run_id=run_id, report=report)
     return report
 
@@ -157,17 +165,22 @@ def gpu_metarm_train(checkpoint_id: int) -> str | None:
         judgments = metarm_selectors.training_judgments(run_ids=run_ids)
         examples = [MetaExample(group=str(j.query_id), messages=j.messages, label=j.label) for j in judgments]
         runtime.release_backends()  # one model per process: the GRM makes room for the backbone
-        result = train_metarm(
-            examples,
-            profile=checkpoint.profile,
-            base_model=checkpoint.base_model or None,
-            out_dir=Path(settings.GRM_METARM_DIR) / checkpoint.name,
-            cache_dir=Path(settings.GRM_METARM_DIR) / "cache",
-            seed=checkpoint.seed,
-            progress=lambda fraction, phase: metarm_services.checkpoint_progress(
-                checkpoint_id=checkpoint_id, fraction=fraction, phase=phase
-            ),
-        )
+        # Each attempt its own folder: a delivery again never writes over another's files.
+        out_dir = Path(settings.GRM_METARM_DIR) / f"{checkpoint.id}-{checkpoint.name}-{uuid.uuid4().hex[:8]}"
+        with _heartbeat(
+            lambda: metarm_services.checkpoint_heartbeat(checkpoint_id=checkpoint_id), f"metarm-{checkpoint_id}"
+        ):
+            result = train_metarm(
+                examples,
+                profile=checkpoint.profile,
+                base_model=checkpoint.base_model or None,
+                out_dir=out_dir,
+                cache_dir=Path(settings.GRM_METARM_DIR) / "cache",
+                seed=checkpoint.seed,
+                progress=lambda fraction, phase: metarm_services.checkpoint_progress(
+                    checkpoint_id=checkpoint_id, fraction=fraction, phase=phase
+                ),
+            )
         trained_on = [
             {"sample": j.sample_id, "query": j.query_id, "label": j.label, "source": j.source} for j in judgments
         ]
@@ -207,11 +220,17 @@ def gpu_metarm_score(run_id: int) -> int:
     if run is None or run.meta_checkpoint is None:
         return 0
     scored = 0
+    checkpoint_id = run.meta_checkpoint.id
     try:
-        scorer = runtime.metarm_scorer_for(run.meta_checkpoint.location)
-        for sample_ids in metarm_selectors.meta_scoring_batches(run_id=run_id, batch_size=settings.GRM_METARM_BATCH):
-            scored += score_samples(run_id=run_id, sample_ids=sample_ids, scorer=scorer)
-        metarm_services.run_meta_verdicts_store(run_id=run_id, verdicts=list(_meta_verdicts(run)))
+        with _heartbeat(lambda: metarm_services.run_meta_heartbeat(run_id=run_id), f"metarm-run-{run_id}"):
+            scorer = runtime.metarm_scorer_for(run.meta_checkpoint.location)
+            batches = metarm_selectors.meta_scoring_batches(run_id=run_id, batch_size=settings.GRM_METARM_BATCH)
+            for sample_ids in batches:
+                stored = score_samples(run_id=run_id, checkpoint_id=checkpoint_id, sample_ids=sample_ids, scorer=scorer)
+                if not stored:  # another checkpoint was chosen meanwhile: that request scores the run
+                    return scored
+                scored += stored
+            metarm_services.run_meta_verdicts_store(run_id=run_id, verdicts=list(_meta_verdicts(run)))
     except Exception as exc:  # recorded on the run; its samples and Voting@k verdicts are untouched
         logger.exception("run %s: meta scoring failed", run_id)
         metarm_services.run_meta_fail(run_id=run_id, message=f"{type(exc).__name__}: {exc}")
@@ -220,13 +239,19 @@ def gpu_metarm_score(run_id: int) -> int:
     return scored
 
 
-def score_samples(*, run_id: int, sample_ids: list[int], scorer: Any) -> int:
+def score_samples(*, run_id: int, checkpoint_id: int, sample_ids: list[int], scorer: Any) -> int:
     """The bridge for one batch: meta-RM inputs through a selector, logits from the scorer, stored
-    through a service."""
+    through a service (0 when the run is no longer scored with this checkpoint)."""
     inputs = metarm_selectors.meta_scoring_inputs(sample_ids=sample_ids)
     logits = scorer.score([messages for _, messages in inputs])
-    return metarm_services.run_meta_scores_store(
-        run_id=run_id, scores={sample_id: logit for (sample_id, _), logit in zip(inputs, logits, strict=True)}
+    scores = {sample_id: logit for (sample_id, _), logit in zip(inputs, logits, strict=True)}
+    return metarm_services.run_meta_scores_store(run_id=run_id, checkpoint_id=checkpoint_id, scores=scores)
+
+
+def _heartbeat(beat: Callable[[], None], name: str) -> runtime.Heartbeat:
+    """A heartbeat thread for long meta RM work (a model loading, a long training step)."""
+    return runtime.Heartbeat(
+        beat, interval=max(1.0, settings.GRM_RUN_STALL_SECONDS / 10), done=lambda: connection.close(), name=name
     )
 
 
@@ -243,7 +268,8 @@ def _meta_verdicts(run: Run) -> Iterator[tuple[int, list[int], int | None, bool 
             best_index=item.best_index,
             rating=item.rating,
         )
-        yield item.query_id, vote.totals, vote.best_index, verdict_correct(vote, query) if vote.voters else None
+        # Like Voting@k, a labelled query with no valid sample is wrong, not left out (it would flatter MetaRM@k).
+        yield item.query_id, vote.totals, vote.best_index, verdict_correct(vote, query, seed=seed)
 
 
 @shared_task(name="workers.tasks.runs_watchdog")
@@ -251,10 +277,14 @@ def runs_watchdog() -> list[int]:
     """Periodic (celery beat): re-enqueue runs and uploads whose tasks died with a worker or were lost
     by the broker."""
     upload_services.uploads_resume_stalled()
-    return run_services.runs_resume_stalled(stalled_for=timedelta(seconds=settings.GRM_RUN_STALL_SECONDS))
+    stalled_for = timedelta(seconds=settings.GRM_RUN_STALL_SECONDS)
+    metarm_services.checkpoints_resume_stalled(stalled_for=stalled_for)
+    return run_services.runs_resume_stalled(stalled_for=stalled_for)
 
 
 @worker_ready.connect
 def resume_stalled_runs(**kwargs: Any) -> None:
-    """A worker that starts picks up runs whose tasks died with another worker."""
-    run_services.runs_resume_stalled(stalled_for=timedelta(seconds=settings.GRM_RUN_STALL_SECONDS))
+    """A worker that starts picks up runs and meta RM trainings whose tasks died with another worker."""
+    stalled_for = timedelta(seconds=settings.GRM_RUN_STALL_SECONDS)
+    run_services.runs_resume_stalled(stalled_for=stalled_for)
+    metarm_services.checkpoints_resume_stalled(stalled_for=stalled_for)

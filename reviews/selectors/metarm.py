@@ -173,6 +173,15 @@ def checkpoints_ready() -> QuerySet[MetaRmCheckpoint]:
     return MetaRmCheckpoint.objects.filter(status=MetaRmCheckpoint.Status.READY).order_by("-is_active", "-created_at")
 
 
+def run_queries_seen_in_training(*, run: Run) -> int:
+    """How many of the run's judged queries its meta RM was trained on (judgments of the same queries in
+    the checkpoint's training runs): MetaRM@k measured on them is optimistic."""
+    if run.meta_checkpoint is None:
+        return 0
+    trained = Sample.objects.filter(run__in=run.meta_checkpoint.trained_on_runs.all()).values("query_id")
+    return Verdict.objects.filter(run=run, query_id__in=trained).count()
+
+
 def run_meta_progress(*, run: Run) -> dict[str, int]:
     """Scored and scorable samples of a run (parsed ones: only they vote)."""
     return Sample.objects.filter(run=run, parse_status=Sample.ParseStatus.OK).aggregate(

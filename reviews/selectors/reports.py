@@ -276,13 +276,19 @@ class GreedyBaseline:
 
 
 def greedy_baseline(*, run: Run, subset: str | None = None) -> GreedyBaseline | None:
-    """The latest finished greedy run (temperature 0) on the run's dataset and query filter, if any, with
-    its accuracy over all its labelled queries or over one subset's (None when it has none there)."""
+    """The latest finished greedy run (temperature 0) of the same model and template on the run's dataset
+    and query filter, if any, with its accuracy over all its labelled queries or over one subset's (None
+    when it has none there)."""
     if run.temperature == 0:
         return None
     greedy = (
         Run.objects.filter(
-            dataset_id=run.dataset_id, query_filter=run.query_filter, temperature=0, status=Run.Status.DONE
+            dataset_id=run.dataset_id,
+            query_filter=run.query_filter,
+            model_config_id=run.model_config_id,
+            template_id=run.template_id,
+            temperature=0,
+            status=Run.Status.DONE,
         )
         .exclude(pk=run.pk)
         .order_by("-created_at")

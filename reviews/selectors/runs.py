@@ -103,7 +103,8 @@ def run_for_page(*, run_id: int) -> Run:
 
 
 def run_accuracy(*, run: Run) -> dict[str, object]:
-    """Voting@k accuracy over queries with a labelled best, overall and per subset (one SQL query)."""
+    """Voting@k accuracy over labelled queries (a labelled best, or one response's rating), overall and per
+    subset (one SQL query), and MetaRM@k's over the same."""
     rows = list(
         Verdict.objects.filter(run=run, correct__isnull=False)
         .values("query__subset")

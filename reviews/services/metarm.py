@@ -9,6 +9,7 @@ updates, scores are set per sample, verdicts are recomputed from the stored scor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -18,6 +19,7 @@ from django.utils.text import slugify
 
 from reviews import enqueue
 from reviews.errors import Conflict, MetaRmInvalid
+from reviews.locks import lock_for_transaction
 from reviews.models import MetaRmCheckpoint, Run, Sample, Verdict
 from reviews.selectors.metarm import training_label_counts
 
@@ -104,6 +106,8 @@ def metarm_presets_ensure() -> MetaRmCheckpoint:
 @transaction.atomic
 def checkpoint_activate(*, checkpoint: MetaRmCheckpoint) -> None:
     """Make this the checkpoint runs use when they name none."""
+    lock_for_transaction("metarm-activate")  # two activations at once take turns (one active at most)
+    checkpoint.refresh_from_db()
     if not checkpoint.is_ready:
         raise MetaRmInvalid(f"{checkpoint.name} is {checkpoint.status}, not ready", field="checkpoint")
     MetaRmCheckpoint.objects.filter(is_active=True).exclude(pk=checkpoint.pk).update(is_active=False)
@@ -135,8 +139,9 @@ def checkpoint_finish(
     content_hash: str,
     training_examples: int,
 ) -> MetaRmCheckpoint:
-    """Record a trained checkpoint; the first one ready becomes the active one."""
-    MetaRmCheckpoint.objects.filter(id=checkpoint_id).update(
+    """Record a trained checkpoint (once: another delivery that finished first wins); the first one ready
+    becomes the active one."""
+    MetaRmCheckpoint.objects.filter(id=checkpoint_id, status=MetaRmCheckpoint.Status.TRAINING).update(
         status=MetaRmCheckpoint.Status.READY,
         location=location,
         base_model=base_model,
@@ -148,16 +153,41 @@ def checkpoint_finish(
         finished_at=timezone.now(),
     )
     checkpoint = MetaRmCheckpoint.objects.get(id=checkpoint_id)
-    if not MetaRmCheckpoint.objects.filter(is_active=True).exists():
+    lock_for_transaction("metarm-activate")
+    if checkpoint.is_ready and not MetaRmCheckpoint.objects.filter(is_active=True).exists():
         checkpoint_activate(checkpoint=checkpoint)
         checkpoint.refresh_from_db()
     return checkpoint
 
 
-def checkpoint_fail(*, checkpoint_id: int, message: str) -> None:
-    MetaRmCheckpoint.objects.filter(id=checkpoint_id).update(
-        status=MetaRmCheckpoint.Status.FAILED, error_message=message[-10_000:], finished_at=timezone.now()
+def checkpoints_resume_stalled(*, stalled_for: timedelta) -> list[int]:
+    """Send training again for checkpoints queued or training with no progress for `stalled_for` (their
+    worker died; the filesystem broker never redelivers). Each attempt writes its own folder."""
+    cutoff = timezone.now() - stalled_for
+    resumed = []
+    for checkpoint_id, updated_at in MetaRmCheckpoint.objects.filter(
+        status__in=[MetaRmCheckpoint.Status.QUEUED, MetaRmCheckpoint.Status.TRAINING], updated_at__lte=cutoff
+    ).values_list("id", "updated_at"):
+        claimed = MetaRmCheckpoint.objects.filter(id=checkpoint_id, updated_at=updated_at)
+        if claimed.update(updated_at=timezone.now()):
+            with transaction.atomic():
+                enqueue.on_commit(enqueue.METARM_TRAIN, checkpoint_id)
+            resumed.append(checkpoint_id)
+    return resumed
+
+
+def checkpoint_heartbeat(*, checkpoint_id: int) -> None:
+    """Mark a training as alive (its backbone loads, a long step runs), so it does not look stalled."""
+    MetaRmCheckpoint.objects.filter(id=checkpoint_id, status=MetaRmCheckpoint.Status.TRAINING).update(
+        updated_at=timezone.now()
     )
+
+
+def checkpoint_fail(*, checkpoint_id: int, message: str) -> None:
+    """Record that training failed (only while training: a late failure cannot undo a success)."""
+    MetaRmCheckpoint.objects.filter(
+        id=checkpoint_id, status__in=[MetaRmCheckpoint.Status.QUEUED, MetaRmCheckpoint.Status.TRAINING]
+    ).update(status=MetaRmCheckpoint.Status.FAILED, error_message=message[-10_000:], finished_at=timezone.now())
 
 
 @transaction.atomic
@@ -183,7 +213,14 @@ def run_meta_request(*, run: Run, checkpoint: MetaRmCheckpoint | None = None, k_
     run.k_meta = k_meta
     run.meta_error = ""
     run.meta_status = Run.MetaStatus.WAITING if run.is_active else Run.MetaStatus.QUEUED
-    run.save(update_fields=["meta_checkpoint", "k_meta", "meta_error", "meta_status", "updated_at"])
+    # Until the new verdicts and report are in, no MetaRM@k is shown from the old ones.
+    scaling = (run.report or {}).get("scaling")
+    if scaling:
+        scaling.pop("metarm", None)
+        for section in (scaling.get("subsets") or {}).values():
+            section.pop("metarm", None)
+    run.save(update_fields=["meta_checkpoint", "k_meta", "meta_error", "meta_status", "report", "updated_at"])
+    Verdict.objects.filter(run=run).update(meta_vote_totals=None, meta_best_index=None, meta_correct=None)
     if rescoring:  # another checkpoint's scores do not mix with this one's
         Sample.objects.filter(run=run).update(meta_score=None)
         Run.objects.filter(pk=run.pk).update(meta_scored=0)
@@ -192,10 +229,20 @@ def run_meta_request(*, run: Run, checkpoint: MetaRmCheckpoint | None = None, k_
     return run
 
 
-def run_meta_after_sampling(*, run_id: int) -> None:
-    """A run that waited for sampling is queued for meta scoring (called when it ends)."""
-    if Run.objects.filter(id=run_id, meta_status=Run.MetaStatus.WAITING).update(meta_status=Run.MetaStatus.QUEUED):
-        enqueue.on_commit(enqueue.METARM_SCORE, run_id)
+def run_meta_after_sampling(*, run_id: int, status: str) -> None:
+    """A run that waited for sampling is queued for meta scoring when it ends done; when it ends failed or
+    cancelled, its meta scoring fails with the reason (nothing waits for ever)."""
+    waiting = Run.objects.filter(id=run_id, meta_status=Run.MetaStatus.WAITING)
+    if status == Run.Status.DONE:
+        if waiting.update(meta_status=Run.MetaStatus.QUEUED):
+            enqueue.on_commit(enqueue.METARM_SCORE, run_id)
+    else:
+        waiting.update(meta_status=Run.MetaStatus.FAILED, meta_error=f"not scored: the run ended {status}")
+
+
+def run_meta_heartbeat(*, run_id: int) -> None:
+    """Mark a run's meta scoring as alive (the model loads or a batch scores), so it does not look stalled."""
+    Run.objects.filter(id=run_id, meta_status=Run.MetaStatus.SCORING).update(updated_at=timezone.now())
 
 
 def run_meta_claim(*, run_id: int) -> Run | None:
@@ -205,8 +252,12 @@ def run_meta_claim(*, run_id: int) -> Run | None:
     return run if run is not None and run.meta_status == Run.MetaStatus.SCORING else None
 
 
-def run_meta_scores_store(*, run_id: int, scores: Mapping[int, float]) -> int:
-    """Keep one batch's meta scores (sample id -> logit) and the run's count of scored samples."""
+def run_meta_scores_store(*, run_id: int, checkpoint_id: int, scores: Mapping[int, float]) -> int:
+    """Keep one batch's meta scores (sample id -> logit) and the run's count of scored samples; nothing
+    when the run is no longer being scored with this checkpoint (an admin chose another meanwhile)."""
+    scoring = Run.objects.filter(id=run_id, meta_status=Run.MetaStatus.SCORING, meta_checkpoint_id=checkpoint_id)
+    if not scoring.exists():
+        return 0
     samples = list(Sample.objects.filter(run_id=run_id, id__in=list(scores)).only("id"))
     for sample in samples:
         sample.meta_score = float(scores[sample.id])
@@ -238,4 +289,7 @@ def run_meta_finish(*, run_id: int) -> None:
 
 
 def run_meta_fail(*, run_id: int, message: str) -> None:
-    Run.objects.filter(id=run_id).update(meta_status=Run.MetaStatus.FAILED, meta_error=message[-10_000:])
+    """Record that scoring failed (only while scoring: a delivery that failed late cannot undo a success)."""
+    Run.objects.filter(id=run_id, meta_status=Run.MetaStatus.SCORING).update(
+        meta_status=Run.MetaStatus.FAILED, meta_error=message[-10_000:]
+    )

@@ -280,7 +280,8 @@ def _refresh_locked(run_id: int) -> None:
         )
         if ended and status == Run.Status.DONE:
             enqueue.on_commit(enqueue.RUN_REPORT, run_id)
-            run_meta_after_sampling(run_id=run_id)
+        if ended:
+            run_meta_after_sampling(run_id=run_id, status=status)
 
 
 def run_report_store(*, run_id: int, report: dict[str, Any]) -> None:
@@ -290,11 +291,12 @@ def run_report_store(*, run_id: int, report: dict[str, Any]) -> None:
 
 def run_cancel(*, run: Run) -> bool:
     """Stop a queued or running run: batches not started yet are skipped. False if it had ended."""
-    return bool(
-        Run.objects.filter(id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-            status=Run.Status.CANCELLED, finished_at=timezone.now()
-        )
+    cancelled = Run.objects.filter(id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
+        status=Run.Status.CANCELLED, finished_at=timezone.now()
     )
+    if cancelled:
+        run_meta_after_sampling(run_id=run.id, status=Run.Status.CANCELLED)
+    return bool(cancelled)
 
 
 def runs_resume_stalled(*, stalled_for: timedelta) -> list[int]:

@@ -205,14 +205,13 @@ def single_settings(k, **extra):
         ("right", 0, 3, False),
         ("wrong", 0, 3, True),
         ("wrong", 1, 3, False),
-        ("mixed", 1, 2, True),  # scores 1, 0: mean 1/2 rounds half up to 1
-        ("mixed", 0, 2, False),
         ("mixed", 1, 3, True),  # 1, 0, 1: mean 2/3 -> 1
         ("right", None, 2, None),  # unlabelled
         ("seven", 1, 2, False),  # every sample out of the 0..1 range: no voted rating
     ],
 )
 def test_single_response_verdicts_in_a_zero_to_one_range(response, rating, k, verdict):
+    """Scores 1, 0, 1, ... for "mixed"; a mean halfway between 0 and 1 is the next test's case."""
     [result], _ = judge(RatingJudge(), [rated(response, rating)], single_settings(k))
     assert result.correct is verdict
     if response == "seven":
@@ -229,3 +228,15 @@ def test_forcing_asks_the_backend_for_the_templates_range():
     assert backend.forced_ranges == [(1, 0, 1), (1, 0, 1)]
     assert all(sample.forced and sample.scores == [1] for sample in result.samples)
     assert result.correct is True
+
+
+def test_a_single_response_split_evenly_is_decided_by_the_seeded_tie_break():
+    # Scores 1 and 0: the voted rating is 0 or 1 at random, seeded by run and query, so for one query
+    # exactly one label is right, and across queries both ratings come out.
+    def voted(key, rating):
+        return judge(RatingJudge(), [rated("mixed", rating, key=key)], single_settings(2))[0][0].correct
+
+    for key in ("q1", "q2"):
+        assert sorted([voted(key, 0), voted(key, 1)]) == [False, True]
+        assert voted(key, 1) == voted(key, 1)
+    assert len({voted(f"q{number}", 1) for number in range(20)}) == 2

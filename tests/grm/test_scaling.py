@@ -310,3 +310,16 @@ def test_single_response_queries_of_different_sizes_are_sampled_alike():
     assert not by_k[2]["exact"]
     assert by_k[2]["stderr"] is not None
     assert 4 not in by_k  # only the K = 4 query, a negative: no ROC-AUC without both classes
+
+
+def test_a_runs_k_meta_sets_how_many_samples_metarm_keeps():
+    # Meta order: samples 0, 1, 3, 2. Keeping two (the default k/2 at k = 4) ties 10 to 10: credit 1/2;
+    # keeping one (a run's k_meta = 1 of its 4 samples) keeps sample 0 alone, which is right.
+    query = ReportQuery([[9, 1], [1, 9], [2, 8], [8, 2]], 0, None, meta_scores=[3.0, 2.5, -2.0, 2.0])
+    default = scaling_report([query], ks=[4], bootstrap=0)
+    one_of_four = scaling_report([query], ks=[4], bootstrap=0, meta_keep=(1, 4))
+    assert default["metarm"][0]["value"] == pytest.approx(0.5)
+    assert one_of_four["metarm"][0]["value"] == pytest.approx(1.0)
+    assert one_of_four["meta_keep"] == [1, 4]
+    with pytest.raises(ValueError, match="meta_keep"):
+        scaling_report([query], meta_keep=(0, 4))

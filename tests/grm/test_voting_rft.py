@@ -47,20 +47,30 @@ def test_meta_vote_keeps_the_top_k_meta_samples():
     ("scores", "rating"),
     [
         ([[1], [1], [0]], 1),  # mean 2/3
-        ([[1], [0]], 1),  # mean 1/2: half rounds up
         ([[0], [0], [1]], 0),  # mean 1/3
-        ([[7], [8]], 8),  # 7.5
         ([[7], [7], [8]], 7),  # 7.33
-        ([[-1], [-2]], -1),  # -1.5 rounds up too
+        ([[8], [8], [7]], 8),  # 7.67
+        ([[6]], 6),
         ([], None),  # no valid sample: no rating
     ],
 )
-def test_voted_rating_is_the_mean_score_rounded_half_up(scores, rating):
-    assert voted_rating(vote(scores, 1, seed=0)) == rating
+def test_voted_rating_is_the_mean_score_rounded(scores, rating):
+    assert voted_rating(vote(scores, 1, seed=0), seed=0) == rating
+
+
+@pytest.mark.parametrize(
+    ("scores", "sides"), [([[1], [0]], {0, 1}), ([[7], [8]], {7, 8}), ([[1], [0], [1], [0]], {0, 1})]
+)
+def test_a_mean_halfway_between_two_scores_goes_either_way_by_seed(scores, sides):
+    """GRM_SPEC 5: ties are broken at random with a recorded seed, never toward one side."""
+    result = vote(scores, 1, seed=0)
+    outcomes = {voted_rating(result, seed=seed) for seed in range(40)}
+    assert outcomes == sides
+    assert voted_rating(result, seed=3) == voted_rating(result, seed=3)
 
 
 def test_voted_rating_needs_one_response():
-    assert voted_rating(vote([[7, 3]], 2, seed=0)) is None
+    assert voted_rating(vote([[7, 3]], 2, seed=0), seed=0) is None
 
 
 def test_vote_entropy():

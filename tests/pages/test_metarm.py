@@ -159,3 +159,16 @@ def test_the_nav_links_the_page_for_admins(admin_client, reviewer_client):
     checkpoint_register(name="x", location="/y")
     assert f'href="{reverse("metarm")}">Meta RM</a>' in admin_client.get(reverse("home")).content.decode()
     assert f'href="{reverse("metarm")}">Meta RM</a>' not in reviewer_client.get(reverse("home")).content.decode()
+
+
+def test_the_run_page_warns_when_the_meta_rm_was_trained_on_the_runs_queries(reviewer_client):
+    _, trained_on = make_run(queries=2, k=2)
+    _, run = make_run(queries=1, k=2)
+    checkpoint = MetaRmCheckpoint.objects.create(name="seen", status="ready", location="/s")
+    checkpoint.trained_on_runs.set([trained_on])
+    Run.objects.filter(pk=run.pk).update(meta_checkpoint=checkpoint, meta_status="done", queries_done=1)
+    page = reviewer_client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert 'id="meta-seen-in-training"' not in page  # other queries: an honest figure
+    checkpoint.trained_on_runs.add(run)
+    page = reviewer_client.get(reverse("run-detail", args=[run.pk])).content.decode()
+    assert "1 of the run's 1 queries were judged in the runs this meta RM was trained on" in page

@@ -79,12 +79,14 @@ def test_roc_auc_reports_have_the_chance_line_at_one_half(reviewer_client):
 def test_a_finished_greedy_run_of_the_same_queries_is_drawn_and_linked(reviewer_client):
     run = finished_run()
     assert "greedy run" not in page_of(reviewer_client, run)
-    greedy = RunFactory.create(dataset=run.dataset, temperature=0, status=Run.Status.DONE, k=1)
+    same = {"dataset": run.dataset, "model_config": run.model_config, "template": run.template, "temperature": 0}
+    greedy = RunFactory.create(**same, status=Run.Status.DONE, k=1)
     for query, correct in zip(run.dataset.queries.order_by("id"), [True, True, False], strict=True):
         VerdictFactory.create(run=greedy, query=query, correct=correct)
-    # Neither another filter nor a greedy run still going is the baseline.
-    RunFactory.create(dataset=run.dataset, temperature=0, status=Run.Status.DONE, query_filter={"subset": "x"})
-    RunFactory.create(dataset=run.dataset, temperature=0, status=Run.Status.RUNNING)
+    # Neither another filter, nor a greedy run still going, nor another model's greedy run is the baseline.
+    RunFactory.create(**same, status=Run.Status.DONE, query_filter={"subset": "x"})
+    RunFactory.create(**same, status=Run.Status.RUNNING)
+    RunFactory.create(dataset=run.dataset, template=run.template, temperature=0, status=Run.Status.DONE)
     page = page_of(reviewer_client, run)
     assert f'<a href="{reverse("run-detail", args=[greedy.pk])}" id="greedy-link">greedy run #{greedy.pk}</a>' in page
     assert 'class="reference baseline"' in page

@@ -80,8 +80,8 @@ def test_a_finished_runs_progress_fragment_stops_polling_and_shows_accuracy(revi
 
 def test_the_run_page_draws_the_report(reviewer_client):
     _, run = make_run(queries=3, k=4)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE, meta_status=Run.MetaStatus.DONE)
     tasks.run_report(run.pk)
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE)
     page = reviewer_client.get(reverse("run-detail", args=[run.pk])).content.decode()
     assert 'id="accuracy-chart"' in page
     assert page.count("<polyline") == 2

@@ -173,15 +173,61 @@ def test_meta_scoring_of_a_finished_run_is_queued_with_the_active_checkpoint(sen
         metarm_services.run_meta_request(run=run)
 
 
-def test_another_checkpoint_scores_afresh():
+def test_another_checkpoint_scores_afresh_and_the_old_results_are_not_shown():
     _, run = make_run(queries=1, k=2)  # the factory gives samples meta scores
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE, samples_done=2, meta_scored=2)
+    Verdict.objects.filter(run=run).update(meta_vote_totals=[18, 4], meta_best_index=0, meta_correct=True)
+    old_report = {"version": 2, "scaling": {"voting": [1], "metarm": [2], "subsets": {"chat": {"metarm": [3]}}}}
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE, samples_done=2, meta_scored=2, report=old_report)
+    run.refresh_from_db()
     run.meta_checkpoint = ready_checkpoint("old")
     run.save()
     metarm_services.run_meta_request(run=run, checkpoint=ready_checkpoint("new"))
     assert not Sample.objects.filter(run=run, meta_score__isnull=False).exists()
+    assert set(Verdict.objects.filter(run=run).values_list("meta_correct", flat=True)) == {None}
     run.refresh_from_db()
     assert run.meta_scored == 0
+    assert run.report["scaling"] == {"voting": [1], "subsets": {"chat": {}}}
+
+
+def test_cancelling_a_run_fails_the_meta_scoring_it_waited_for(demo):
+    run = start_run(demo, k=2, meta_checkpoint=ready_checkpoint())
+    from reviews.services.runs import run_cancel
+
+    assert run_cancel(run=run)
+    run.refresh_from_db()
+    assert (run.status, run.meta_status, run.meta_error) == (
+        "cancelled",
+        "failed",
+        "not scored: the run ended cancelled",
+    )
+
+
+def test_stalled_training_is_sent_again_and_a_late_failure_does_not_undo_a_success(sent_tasks, commit):
+    checkpoint = MetaRmCheckpoint.objects.create(name="stalled", status=MetaRmCheckpoint.Status.TRAINING)
+    MetaRmCheckpoint.objects.filter(pk=checkpoint.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    with commit():
+        assert metarm_services.checkpoints_resume_stalled(stalled_for=timedelta(minutes=5)) == [checkpoint.id]
+    assert sent_tasks.ids(enqueue.METARM_TRAIN) == [checkpoint.id]
+    assert metarm_services.checkpoints_resume_stalled(stalled_for=timedelta(minutes=5)) == []
+    metarm_services.checkpoint_finish(
+        checkpoint_id=checkpoint.id,
+        location="/c",
+        base_model="b",
+        metrics={},
+        content_hash="0" * 64,
+        training_examples=9,
+    )
+    metarm_services.checkpoint_fail(checkpoint_id=checkpoint.id, message="the other delivery failed")
+    metarm_services.checkpoint_finish(
+        checkpoint_id=checkpoint.id,
+        location="/d",
+        base_model="b",
+        metrics={},
+        content_hash="1" * 64,
+        training_examples=9,
+    )
+    checkpoint.refresh_from_db()
+    assert (checkpoint.status, checkpoint.location, checkpoint.error_message) == ("ready", "/c", "")
 
 
 def test_a_run_that_asks_for_meta_scoring_gets_it_when_sampling_ends(demo, sent_tasks, commit):
@@ -191,7 +237,8 @@ def test_a_run_that_asks_for_meta_scoring_gets_it_when_sampling_ends(demo, sent_
     Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, queries_total=0)
     run_refresh_progress(run_id=run.id)  # nothing left: the run ends
     run.refresh_from_db()
-    assert (run.status, run.meta_status) == ("failed", "waiting")  # no verdicts: it failed, nothing to score
+    # No verdicts: the run failed, and its meta scoring with it (nothing waits for ever).
+    assert (run.status, run.meta_status, run.meta_error) == ("failed", "failed", "not scored: the run ended failed")
     run2 = start_run(demo, k=2, meta_checkpoint=checkpoint)
     assert run2.meta_status == "waiting"
     assert run2.k_meta is None
@@ -215,9 +262,14 @@ def test_k_meta_without_a_checkpoint_needs_an_active_one(demo):
 
 def test_scores_and_verdicts_are_stored_and_the_report_recomputed(sent_tasks, commit):
     _, run = make_run(queries=2, k=2)
-    Run.objects.filter(pk=run.pk).update(meta_status=Run.MetaStatus.SCORING)
+    checkpoint = ready_checkpoint()
+    Run.objects.filter(pk=run.pk).update(meta_status=Run.MetaStatus.SCORING, meta_checkpoint=checkpoint)
     samples = list(Sample.objects.filter(run=run).order_by("id"))
-    stored = metarm_services.run_meta_scores_store(run_id=run.id, scores={s.id: 0.5 * i for i, s in enumerate(samples)})
+    scores = {s.id: 0.5 * i for i, s in enumerate(samples)}
+    other = ready_checkpoint("other")
+    # A worker still scoring with a checkpoint the run no longer uses writes nothing.
+    assert metarm_services.run_meta_scores_store(run_id=run.id, checkpoint_id=other.id, scores=scores) == 0
+    stored = metarm_services.run_meta_scores_store(run_id=run.id, checkpoint_id=checkpoint.id, scores=scores)
     assert stored == 4
     assert [s.meta_score for s in Sample.objects.filter(run=run).order_by("id")] == [0.0, 0.5, 1.0, 1.5]
     query_id = samples[0].query_id
@@ -230,6 +282,9 @@ def test_scores_and_verdicts_are_stored_and_the_report_recomputed(sent_tasks, co
     run.refresh_from_db()
     assert (run.meta_status, run.meta_scored) == ("done", 4)
     assert sent_tasks.ids(enqueue.RUN_REPORT) == [run.id]
+    metarm_services.run_meta_fail(run_id=run.id, message="a late delivery failed")
+    run.refresh_from_db()
+    assert (run.meta_status, run.meta_error) == ("done", "")  # a late failure does not undo the success
 
 
 def test_stalled_meta_scoring_is_sent_again(sent_tasks, commit):

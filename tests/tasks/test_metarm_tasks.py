@@ -76,6 +76,22 @@ def test_a_run_not_queued_for_scoring_is_left_alone(scorer):
     assert scorer.batches == []
 
 
+def test_scoring_stops_when_another_checkpoint_is_chosen_meanwhile(scorer, settings):
+    settings.GRM_METARM_BATCH = 2
+    run = scoring_run()
+    other = MetaRmCheckpoint.objects.create(name="other", status=MetaRmCheckpoint.Status.READY, location="/o")
+    original = scorer.score
+
+    def switch_after_first_batch(batch):
+        if len(scorer.batches) == 1:
+            Run.objects.filter(pk=run.pk).update(meta_checkpoint=other)
+        return original(batch)
+
+    scorer.score = switch_after_first_batch
+    assert tasks.gpu_metarm_score(run.id) == 2
+    assert Sample.objects.filter(run=run, meta_score__isnull=False).count() == 2
+
+
 def test_a_checkpoint_that_cannot_load_fails_the_scoring_not_the_run(settings):
     run = scoring_run()
     MetaRmCheckpoint.objects.filter(runs=run).update(location=str(settings.DATA_DIR / "nothing-here"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from reviews.models import Run
 from tests.factories import (
     QueryFactory,
     ResponseFactory,
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_report_task_stores_curves_and_bias():
     _, run = make_run(queries=3, k=4)
+    Run.objects.filter(pk=run.pk).update(meta_status=Run.MetaStatus.DONE)
     report = tasks.run_report(run.pk)
     assert report["labelled_queries"] == 3
     scaling = report["scaling"]
@@ -30,9 +32,18 @@ def test_the_report_task_stores_curves_and_bias():
     assert voting[4]["value"] == pytest.approx(1.0)
     assert voting[1]["low"] <= voting[1]["value"] <= voting[1]["high"]
     assert "metarm" in scaling  # the factories give every sample a meta score
+    assert scaling["meta_keep"] == [1, 2]  # no k_meta: the paper's k/2
     assert report["bias"]["first_shown_wins"]["total"] == 12
     run.refresh_from_db()
     assert run.report == report
+
+
+def test_metarm_is_reported_only_from_a_finished_scoring_with_the_runs_k_meta():
+    _, run = make_run(queries=2, k=4)
+    Run.objects.filter(pk=run.pk).update(meta_status=Run.MetaStatus.SCORING)
+    assert "metarm" not in tasks.run_report(run.pk)["scaling"]  # scores half written, or another checkpoint's
+    Run.objects.filter(pk=run.pk).update(meta_status=Run.MetaStatus.DONE, k_meta=1)
+    assert tasks.run_report(run.pk)["scaling"]["meta_keep"] == [1, 4]
 
 
 def test_a_single_response_run_is_reported_as_roc_auc():

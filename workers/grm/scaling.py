@@ -12,8 +12,9 @@ there are at most `max_subsets` (exact), else `max_subsets` seeded uniform draws
   ROC-AUC of the voted score (the mean of the subset's valid scores; no valid sample: lowest) against
   rating == positive_rating, each query's k samples drawn independently of the other queries'.
 
-MetaRM@k keeps, within each subset, the max(1, k // 2) samples with the highest meta score (invalid
-or unscored samples last, ties by sample order) and votes over the valid ones among them.
+MetaRM@k keeps, within each subset, the max(1, k // 2) samples (or a run's k_meta share of k) with the
+highest meta score (invalid or unscored samples last, ties by sample order) and votes over the valid
+ones among them.
 
 How it is vectorised: subsets are drawn over positions in a query's *meta order* (its samples sorted
 by that rule), not over sample indices. A query maps each position to one of its samples, so its
@@ -79,7 +80,7 @@ def subset_draws(
 
     Every subset when there are at most max_subsets (and enumerate_few), else max_subsets uniform
     draws seeded by (seed, stored, k). A query's subset for a row is {its meta order[p] for each p set
-    in the row}; MetaRM keeps the row's first max(1, k // 2) positions (`metarm_rows`).
+    in the row}; MetaRM keeps the row's first metarm_keep(k) positions (`metarm_rows`).
     """
     if not 1 <= k <= stored:
         raise ValueError(f"k={k} is outside 1..{stored}, the samples stored per query")
@@ -95,9 +96,16 @@ def subset_draws(
     return rows, exact
 
 
-def metarm_rows(rows: BoolArray, k: int) -> BoolArray:
-    """The positions MetaRM@k keeps from each subset row: the first max(1, k // 2), best meta score first."""
-    return rows & (np.cumsum(rows, axis=1) <= max(1, k // 2))
+def metarm_keep(k: int, keep: tuple[int, int] = (1, 2)) -> int:
+    """How many of k samples MetaRM@k votes over: the share keep = (kept, of) of them, at least one
+    (the paper's default k/2; a run's k_meta of its K samples is (k_meta, K), exact at k = K)."""
+    kept, of = keep
+    return max(1, k * kept // of)
+
+
+def metarm_rows(rows: BoolArray, k: int, keep: tuple[int, int] = (1, 2)) -> BoolArray:
+    """The positions MetaRM@k keeps from each subset row: the first metarm_keep(k), best meta score first."""
+    return rows & (np.cumsum(rows, axis=1) <= metarm_keep(k, keep))
 
 
 def meta_order(valid: BoolArray, meta_scores: FloatArray) -> IntArray:
@@ -252,11 +260,12 @@ class _Settings:
     bootstrap: int
     confidence: float
     seed: int
+    meta_keep: tuple[int, int]
 
     def rows(self, stored: int, k: int, curve: str, *, enumerate_few: bool = True) -> tuple[BoolArray, bool]:
         """A curve's subset rows for queries with `stored` samples (MetaRM's keep only its first positions)."""
         rows, exact = subset_draws(stored, k, max_subsets=self.max_subsets, seed=self.seed, enumerate_few=enumerate_few)
-        return (metarm_rows(rows, k) if curve == "metarm" else rows), exact
+        return (metarm_rows(rows, k, self.meta_keep) if curve == "metarm" else rows), exact
 
     def bootstrap_rng(self, label: str) -> np.random.Generator:
         # One stream per section, the same whatever other sections the report holds.
@@ -290,6 +299,7 @@ def scaling_report(
     confidence: float = 0.95,
     seed: int = 0,
     positive_rating: int = 1,
+    meta_keep: tuple[int, int] = (1, 2),
 ) -> dict[str, Any]:
     """Voting@k and MetaRM@k curves, overall and per subset, as plain JSON-able data:
 
@@ -300,10 +310,14 @@ def scaling_report(
     A point is {"k", "queries", "value", "low", "high", "stderr", "exact"}: low and high the percentile
     bootstrap band over queries, stderr the Monte Carlo standard error of the value (None when exact).
     A query with fewer than k samples is left out of that point; a point with no query (for ROC-AUC:
-    without both classes) is left out of its curve. Seeds must be >= 0.
+    without both classes) is left out of its curve. Seeds must be >= 0. MetaRM@k keeps
+    metarm_keep(k, meta_keep) samples of each subset: k // 2 by default; pass (k_meta, K) for a run's
+    own k_meta of its K samples.
     """
     if max_subsets < 1 or bootstrap < 0 or not 0 < confidence < 1 or seed < 0:
         raise ValueError("need max_subsets >= 1, bootstrap >= 0, 0 < confidence < 1 and seed >= 0")
+    if not 0 < meta_keep[0] <= meta_keep[1]:
+        raise ValueError(f"meta_keep must be a share (kept, of) with 0 < kept <= of, got {meta_keep}")
     mode, reported, responses = _qualifying(queries)
     report: dict[str, Any] = {
         "mode": mode,
@@ -311,6 +325,7 @@ def scaling_report(
         "queries": len(reported),
         "ks": [],
         "confidence": confidence,
+        "meta_keep": list(meta_keep),
         "voting": [],
         "subsets": {},
     }
@@ -324,7 +339,13 @@ def scaling_report(
     section_of = {label: section for section, label in enumerate(labels, start=1)}
     sections = np.array([section_of.get(query.subset, 0) for query in reported], dtype=np.intp)
     in_sections = [np.ones(len(reported), dtype=bool)] + [sections == section for section in section_of.values()]
-    settings = _Settings(max_subsets=max_subsets, bootstrap=bootstrap, confidence=confidence, seed=seed)
+    settings = _Settings(
+        max_subsets=max_subsets,
+        bootstrap=bootstrap,
+        confidence=confidence,
+        seed=seed,
+        meta_keep=(meta_keep[0], meta_keep[1]),
+    )
     stacks = _stacks(reported, responses, sections, mode=mode)
     curves_by_section: list[dict[str, list[dict[str, Any]]]] = []
     if mode == "best":

@@ -53,12 +53,17 @@ def vote(valid_scores: Sequence[Sequence[int]], n: int, *, seed: int) -> Vote:
     return Vote(totals=totals, best_index=best, tie_broken=len(tied) > 1, voters=len(valid_scores))
 
 
-def voted_rating(result: Vote) -> int | None:
-    """One response (n = 1): the mean of the valid samples' scores, rounded half up; None without a valid sample."""
+def voted_rating(result: Vote, *, seed: int) -> int | None:
+    """One response (n = 1): the mean of the valid samples' scores rounded to the nearest score, a mean
+    exactly halfway between two scores going to either at random (seeded, like any tie: never "up
+    wins"); None without a valid sample."""
     if result.voters == 0 or len(result.totals) != 1:
         return None
-    # Integer arithmetic: floor(total / voters + 1/2) without a float's rounding of the half.
-    return (2 * result.totals[0] + result.voters) // (2 * result.voters)
+    # Integer arithmetic: no float's rounding of the half.
+    lower, remainder = divmod(result.totals[0], result.voters)
+    if 2 * remainder == result.voters:
+        return break_tie([lower, lower + 1], seed=seed)
+    return lower + (2 * remainder > result.voters)
 
 
 def default_k_meta(k: int) -> int:
