@@ -64,6 +64,8 @@ ADAPTED_TEMPLATE = DEFAULT_TEMPLATE.replace(
 )
 
 # DeepSeek-GRM (Rating for Single Response), paper App. G: one response, a 0/1 score (1 = correct).
+# Its wording comes from a transcription of the appendix, set in the default's layout (#### headings, no
+# emphasis, straight quotes); it is not yet checked byte for byte against the paper's PDF.
 SINGLE_RESPONSE_TEMPLATE = """\
 You are a skilled little expert at scoring responses. You should evaluate given responses based on the given judging criteria.
 Given the context of the conversation (the last round is the User's query) and multiple responses from the Assistant, you need to refer to the [General Evaluation Criteria] to score the responses. Based on the general evaluation criteria, state potential other specific criteria to the query, the weights of different criteria, and then provide an overall comprehensive score upon them. The score is 0 or 1, with 1 indicating that the response is correct.
