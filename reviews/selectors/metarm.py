@@ -50,12 +50,18 @@ def _labelled(run_ids: Sequence[int]) -> QuerySet[Any]:  # Samples annotated wit
 
 def training_label_counts(*, run_ids: Sequence[int]) -> dict[str, int]:
     """How many labelled judgments the runs hold, correct and not, and how many labels reviewers set."""
-    counts = {"total": 0, "positive": 0, "negative": 0, "reviewer": 0}
-    for label, accepts, rejects in _labelled(run_ids).values_list("label", "accepts", "rejects").order_by():
-        counts["total"] += 1
-        counts["positive" if label == 1 else "negative"] += 1
-        counts["reviewer"] += bool(accepts or rejects)
-    return counts
+    # One aggregate over the annotated samples (Django wraps them in a subquery).
+    counts = (
+        _labelled(run_ids)
+        .order_by()
+        .aggregate(
+            total=Count("id"),
+            positive=Count("id", filter=Q(label=1)),
+            negative=Count("id", filter=Q(label=0)),
+            reviewer=Count("id", filter=Q(accepts__gt=0) | Q(rejects__gt=0)),
+        )
+    )
+    return {name: int(value or 0) for name, value in counts.items()}
 
 
 def training_judgments(*, run_ids: Sequence[int]) -> list[LabelledJudgment]:
