@@ -279,6 +279,9 @@ def run_compare(request: HttpRequest) -> HttpResponse:
     status = 200
     if form.is_bound and not form.is_valid():
         status = 400
+        run_a = form.cleaned_data.get("a")
+        if run_a is not None:  # only B is wrong: offer the choice of B again
+            context.update(run_a=run_a, candidates=report_selectors.compare_candidates(run=run_a))
     elif form.is_bound:
         run_a, run_b = form.cleaned_data["a"], form.cleaned_data["b"]
         context.update(run_a=run_a, run_b=run_b, candidates=report_selectors.compare_candidates(run=run_a))

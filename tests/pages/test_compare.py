@@ -131,3 +131,12 @@ def test_the_bare_page_asks_for_two_runs(reviewer_client):
     response = reviewer_client.get(reverse("run-compare"))
     assert response.status_code == 200
     assert 'id="compare-form"' in response.content.decode()
+
+
+def test_a_missing_run_b_is_named_and_b_can_be_chosen_again(reviewer_client):
+    run_a, run_b = pair()
+    response = reviewer_client.get(reverse("run-compare"), {"a": run_a.pk, "b": 99999})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="compare-errors"' in page
+    assert f'<option value="{run_b.pk}">' in page  # the choice of B, not a dead end
