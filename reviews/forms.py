@@ -21,6 +21,7 @@ from reviews.models import (
 from reviews.selectors.datasets import dataset_subsets
 from reviews.selectors.metarm import checkpoint_active, checkpoints_ready
 from reviews.services.runs import RUN_PARAMETERS
+from workers.grm.voting import default_k_meta
 
 
 def _lookup_value_is_safe(value: Any, *, by_id: bool) -> bool:
@@ -133,8 +134,8 @@ class MetaScoreForm(forms.Form):
         assert isinstance(k_meta, forms.IntegerField)
         k_meta.max_value = run.k
         k_meta.validators.append(MaxValueValidator(run.k))
-        k_meta.widget.attrs.update(max=run.k, placeholder=max(1, run.k // 2))
-        k_meta.help_text = f"1 to {run.k}; empty: k/2 = {max(1, run.k // 2)}."
+        k_meta.widget.attrs.update(max=run.k, placeholder=default_k_meta(run.k))
+        k_meta.help_text = f"1 to {run.k}; empty: k/2 = {default_k_meta(run.k)}."
         if not self.is_bound and run.k_meta:
             k_meta.initial = run.k_meta
 

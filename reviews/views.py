@@ -43,6 +43,7 @@ from reviews.services import accounts as account_services
 from reviews.services import metarm as metarm_services
 from reviews.services import queues as queue_services
 from reviews.services import runs as run_services
+from workers.grm.voting import default_k_meta
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -157,7 +158,7 @@ def _meta_context(run: Run) -> dict[str, Any]:
     return {
         "polling": run.meta_status in (Run.MetaStatus.WAITING, Run.MetaStatus.QUEUED, Run.MetaStatus.SCORING),
         "progress": metarm_selectors.run_meta_progress(run=run) if scoring else None,
-        "k_meta_default": max(1, run.k // 2),
+        "k_meta_default": default_k_meta(run.k),
         "seen_in_training": (
             metarm_selectors.run_queries_seen_in_training(run=run) if run.meta_checkpoint_id is not None else 0
         ),

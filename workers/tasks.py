@@ -71,12 +71,7 @@ def gpu_sample_batch(self: Task[Any, Any], run_id: int, query_ids: list[int]) ->
     if run is None or not run.is_active:
         return 0
     try:
-        with runtime.Heartbeat(
-            lambda: run_services.run_heartbeat(run_id=run_id),
-            interval=max(1.0, settings.GRM_RUN_STALL_SECONDS / 10),
-            done=lambda: connection.close(),  # the heartbeat thread's own connection (looked up in that thread)
-            name=f"heartbeat-run-{run_id}",
-        ):
+        with _heartbeat(lambda: run_services.run_heartbeat(run_id=run_id), f"heartbeat-run-{run_id}"):
             return judge_batch(run_id=run_id, query_ids=query_ids, load_backend=lambda: _backend_of(run.model_config))
     except TransientBackendError as exc:
         if self.request.retries < MAX_RETRIES:
@@ -249,7 +244,8 @@ def score_samples(*, run_id: int, checkpoint_id: int, sample_ids: list[int], sco
 
 
 def _heartbeat(beat: Callable[[], None], name: str) -> runtime.Heartbeat:
-    """A heartbeat thread for long meta RM work (a model loading, a long training step)."""
+    """A heartbeat thread while long work runs (a batch generating, a model loading, a training step),
+    beating well inside the stall timeout; it closes its own database connection when it stops."""
     return runtime.Heartbeat(
         beat, interval=max(1.0, settings.GRM_RUN_STALL_SECONDS / 10), done=lambda: connection.close(), name=name
     )
