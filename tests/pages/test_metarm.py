@@ -172,3 +172,14 @@ def test_the_run_page_warns_when_the_meta_rm_was_trained_on_the_runs_queries(rev
     checkpoint.trained_on_runs.add(run)
     page = reviewer_client.get(reverse("run-detail", args=[run.pk])).content.decode()
     assert "1 of the run's 1 queries were judged in the runs this meta RM was trained on" in page
+
+
+def test_with_no_finished_run_the_train_form_says_what_to_do_first(admin_client):
+    page = admin_client.get(reverse("metarm")).content.decode()
+    assert 'id="no-finished-runs"' in page
+    assert 'id="train-form"' not in page
+    _, run = make_run(queries=1, k=2)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE)
+    page = admin_client.get(reverse("metarm")).content.decode()
+    assert 'id="no-finished-runs"' not in page
+    assert 'id="train-form"' in page
