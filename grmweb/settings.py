@@ -203,6 +203,10 @@ SPECTACULAR_SETTINGS = {
         "UploadStatusEnum": "reviews.models.Upload.Status",
         "CheckpointStatusEnum": "reviews.models.MetaRmCheckpoint.Status",
         "RunMetaStatusEnum": "reviews.models.Run.MetaStatus",
+        "ReleaseStatusEnum": "reviews.models.Release.Status",
+        # A reviewer's or an admin's decision (accept, reject) keeps its name beside a sample's (also held).
+        "DecisionEnum": "reviews.models.Annotation.Decision",
+        "SampleDecisionEnum": "reviews.models.runs.DECISIONS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -228,6 +232,9 @@ GRM_RUN_STALL_SECONDS = env_int("GRM_RUN_STALL_SECONDS", 300, minimum=0)
 GRM_METARM_DIR = Path(env_str("GRM_METARM_DIR", str(DATA_DIR / "metarm")))
 # Samples per scoring batch: one forward pass each, and one write of their scores.
 GRM_METARM_BATCH = env_int("GRM_METARM_BATCH", 64, minimum=1)
+# Built releases: one folder per version, never changed once ready (docs/exports.md).
+GRM_RELEASE_DIR = Path(env_str("GRM_RELEASE_DIR", str(DATA_DIR / "releases")))
+GRM_DATA_FOLDERS.append(GRM_RELEASE_DIR)
 
 # --- Security. GRM_HTTPS (default: on when debug is off) turns on redirects, secure cookies, HSTS.
 GRM_HTTPS = env_bool("GRM_HTTPS", not DEBUG)

@@ -1,16 +1,22 @@
-"""Admin pages: list columns, filters and search for every model. Releases are read-only."""
+"""Admin pages: list columns, filters and search for every model. Releases are read-only; datasets, runs
+and rounds have actions that build them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from reviews.errors import ApplicationError
 from reviews.models import (
+    Adjudication,
     Annotation,
     ApiToken,
     Dataset,
@@ -26,15 +32,67 @@ from reviews.models import (
     Sample,
     Verdict,
 )
+from reviews.roles import is_admin
+from reviews.selectors import rounds as round_selectors
 from reviews.services import metarm as metarm_services
+from reviews.services import releases as release_services
+from reviews.services import rounds as round_services
+from reviews.services import runs as run_services
 from reviews.services.accounts import api_token_revoke
+from reviews.services.decisions import DECISION_FIELDS, decisions_apply
+
+ADMIN_ROLE = ["admin_role"]  # an action's permissions: `AdminRoleActions.has_admin_role_permission`
+
+
+class AdminRoleActions:
+    """For admins whose actions are the admin role's alone: migration 0002 lets reviewers view every
+    changelist, and Django offers an action to whoever can view one unless it names a permission."""
+
+    def has_admin_role_permission(self, request: HttpRequest) -> bool:
+        return is_admin(request.user)
+
+
+def release_actions(selection: Callable[[QuerySet[Any]], list[dict[str, Any]]]) -> list[Callable[..., None]]:
+    """One action per release kind: build a release of what is selected (`selection` turns the selected
+    rows into one release's filters, or several), and link each queued release's page in the message. They
+    are the admin role's alone: their admin mixes in `AdminRoleActions`."""
+
+    def build(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any], kind: str) -> None:
+        created_by = request.user if isinstance(request.user, User) else None
+        for filters in selection(queryset):
+            try:
+                release = release_services.release_create(kind=kind, filters=filters, created_by=created_by)
+            except ApplicationError as exc:
+                modeladmin.message_user(request, f"No {kind} release of {filters}: {exc.message}", level=messages.ERROR)
+            else:
+                url = reverse("release-detail", args=[release.pk])
+                message = format_html(
+                    'Release <a href="{}">{}</a> ({}) queued: a cpu worker builds it.', url, release, kind
+                )
+                modeladmin.message_user(request, message)
+
+    actions = []
+    for kind, label in Release.Kind.choices:
+
+        def action(
+            modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any], kind: str = kind
+        ) -> None:
+            build(modeladmin, request, queryset, kind)
+
+        action.__name__ = f"build_{kind}_release"
+        described = admin.action(
+            description=f"Build a {kind} release ({label}) of the selection", permissions=ADMIN_ROLE
+        )
+        actions.append(described(action))
+    return actions
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(AdminRoleActions, admin.ModelAdmin):
     list_display = ("name", "source", "created_by", "created_at")
     search_fields = ("name", "description", "source")
     date_hierarchy = "created_at"
+    actions = release_actions(lambda datasets: [{"dataset": sorted(datasets.values_list("name", flat=True))}])
 
 
 class ResponseInline(admin.TabularInline):
@@ -82,14 +140,74 @@ class ModelConfigAdmin(admin.ModelAdmin):
     search_fields = ("name", "model")
 
 
+class RoundRunInline(admin.TabularInline):
+    """A round's runs, read-only here: a run's own admin page moves it to another round."""
+
+    model = Run
+    fk_name = "rft_round"
+    fields = ("dataset", "model_config", "k", "k_meta", "hinted", "status", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("dataset", "model_config")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Round)
-class RoundAdmin(admin.ModelAdmin):
-    list_display = ("number", "name", "parent", "created_at")
+class RoundAdmin(AdminRoleActions, admin.ModelAdmin):
+    """Rounds are numbered by `round_create` (the next number, the latest round as parent unless one is
+    chosen); once created, the number and parent stay."""
+
+    list_display = ("number", "name", "parent", "model_config", "run_count", "release_count", "created_at")
+    list_filter = ("model_config",)
     search_fields = ("name", "notes")
+    inlines = [RoundRunInline]
+    # One release per selected round: a round is one filter value.
+    actions = release_actions(
+        lambda rounds: [{"round": number} for number in rounds.order_by("number").values_list("number", flat=True)]
+    )
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return round_selectors.rounds_list()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fixed = ("number", "created_by", "created_at")
+        return (*fixed, "parent") if obj is not None else fixed
+
+    @admin.display(description="runs", ordering="run_count")
+    def run_count(self, obj: Round) -> int:
+        return int(getattr(obj, "run_count", 0))
+
+    @admin.display(description="releases", ordering="release_count")
+    def release_count(self, obj: Round) -> int:
+        return int(getattr(obj, "release_count", 0))
+
+    def save_model(self, request: HttpRequest, obj: Round, form: Any, change: bool) -> None:
+        if change:
+            round_services.round_update(round=obj, name=obj.name, notes=obj.notes, model_config=obj.model_config)
+            return
+        created = round_services.round_create(
+            name=obj.name,
+            parent=obj.parent,
+            model_config=obj.model_config,
+            notes=obj.notes,
+            created_by=request.user if isinstance(request.user, User) else None,
+        )
+        obj.pk = created.pk  # the admin goes on with `obj` (its log entry, the redirect): make it the row
+        obj.refresh_from_db()
+        obj._state.adding = False
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(AdminRoleActions, admin.ModelAdmin):
     list_display = (
         "id",
         "dataset",
@@ -105,7 +223,12 @@ class RunAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("status", "meta_status", "dataset", "model_config", "hinted", "rft_round")
-    actions = ["train_metarm", "meta_score"]
+    actions = [
+        "train_metarm",
+        "meta_score",
+        "resample_hinted",
+        *release_actions(lambda runs: [{"run": sorted(runs.values_list("id", flat=True))}]),
+    ]
     search_fields = ("dataset__name", "model_config__name", "error_message")
     list_select_related = ("dataset", "model_config", "created_by")
     date_hierarchy = "created_at"
@@ -124,7 +247,7 @@ class RunAdmin(admin.ModelAdmin):
         "meta_error",
     )
 
-    @admin.action(description="Train a meta RM (cpu profile) on the selected runs")
+    @admin.action(description="Train a meta RM (cpu profile) on the selected runs", permissions=ADMIN_ROLE)
     def train_metarm(self, request: HttpRequest, queryset: Any) -> None:
         try:
             checkpoint = metarm_services.checkpoint_train_start(
@@ -135,7 +258,7 @@ class RunAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"Meta RM {checkpoint.name} queued for training on a gpu-queue worker.")
 
-    @admin.action(description="Meta-score the selected runs with the active meta RM")
+    @admin.action(description="Meta-score the selected runs with the active meta RM", permissions=ADMIN_ROLE)
     def meta_score(self, request: HttpRequest, queryset: Any) -> None:
         for run in queryset.order_by("id"):
             try:
@@ -145,9 +268,23 @@ class RunAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Run {run.id}: meta scoring asked for.")
 
+    @admin.action(description="Resample failed queries with the hint", permissions=ADMIN_ROLE)
+    def resample_hinted(self, request: HttpRequest, queryset: Any) -> None:
+        created_by = request.user if isinstance(request.user, User) else None
+        for run in queryset.order_by("id"):
+            try:
+                hinted = run_services.run_create_hinted(run=run, created_by=created_by)
+            except ApplicationError as exc:
+                self.message_user(request, f"Run {run.id}: {exc}", level=messages.ERROR)
+            else:
+                n = hinted.queries_total
+                self.message_user(
+                    request, f"Run {run.id}: hinted run {hinted.id} queued, {n} {'query' if n == 1 else 'queries'}."
+                )
+
 
 @admin.register(MetaRmCheckpoint)
-class MetaRmCheckpointAdmin(admin.ModelAdmin):
+class MetaRmCheckpointAdmin(AdminRoleActions, admin.ModelAdmin):
     """Checkpoints with their validation metrics; training and results are written by workers only."""
 
     list_display = (
@@ -185,7 +322,7 @@ class MetaRmCheckpointAdmin(admin.ModelAdmin):
     def calibration_error(self, obj: MetaRmCheckpoint) -> str:
         return _metric(obj, "ece")
 
-    @admin.action(description="Make the selected checkpoint the active one")
+    @admin.action(description="Make the selected checkpoint the active one", permissions=ADMIN_ROLE)
     def activate(self, request: HttpRequest, queryset: Any) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one checkpoint to activate.", level=messages.ERROR)
@@ -206,12 +343,14 @@ def _metric(checkpoint: MetaRmCheckpoint, name: str) -> str:
 
 @admin.register(Sample)
 class SampleAdmin(admin.ModelAdmin):
-    list_display = ("id", "run", "query", "sample_index", "parse_status", "forced", "meta_score", "correct")
-    list_filter = ("parse_status", "forced", "hinted", "correct", "run")
+    list_display = ("id", "run", "query", "sample_index", "parse_status", "forced", "meta_score", "correct", "decision")
+    list_filter = ("parse_status", "forced", "hinted", "correct", "decision", "decision_source", "run")
     search_fields = ("query__external_id", "principles", "critique")
     list_select_related = ("run", "query")
     raw_id_fields = ("run", "query")
     show_full_result_count = False
+    # Decided by the rules, reviewers and adjudication (services.decisions), never typed in here.
+    readonly_fields = ("correct", "rule_reason", *DECISION_FIELDS)
 
 
 @admin.register(Verdict)
@@ -242,13 +381,72 @@ class AnnotationAdmin(admin.ModelAdmin):
     filter_horizontal = ("failure_modes",)
     date_hierarchy = "created_at"
 
+    # An annotation moves its sample's decision: recompute it as `annotation_submit` does. Deletions, here
+    # or cascading from a reviewer's account, are recomputed by `reviews.signals`.
+    def save_model(self, request: HttpRequest, obj: Annotation, form: Any, change: bool) -> None:
+        before = Annotation.objects.filter(pk=obj.pk).values_list("sample_id", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        decisions_apply(sample_ids=[sample_id for sample_id in (before, obj.sample_id) if sample_id is not None])
+
+
+@admin.register(Adjudication)
+class AdjudicationAdmin(admin.ModelAdmin):
+    """Admins' decisions on samples their reviewers disagree on: made on the query page or the API (the
+    service recomputes the sample's decision), listed here read-only."""
+
+    list_display = ("id", "sample", "decision", "adjudicated_by", "short_note", "updated_at")
+    list_filter = ("decision", "adjudicated_by")
+    search_fields = ("note", "adjudicated_by__username", "sample__query__external_id")
+    list_select_related = ("sample", "adjudicated_by")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="note")
+    def short_note(self, obj: Adjudication) -> str:
+        return obj.note[:120]
+
+    # The admin role's permissions predate the model: the role, not a model permission, decides who sees it.
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_admin(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Release)
 class ReleaseAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "kind", "format", "rft_round", "sha256", "created_by", "created_at")
-    list_filter = ("kind", "format", "rft_round")
+    """Releases are built from the actions on datasets, runs and rounds, the releases page, the API or
+    `manage.py export_release`; the release page shows the manifest and serves the files."""
+
+    list_display = (
+        "name",
+        "version",
+        "kind",
+        "status",
+        "progress_percent",
+        "rft_round",
+        "short_sha256",
+        "created_by",
+        "created_at",
+        "page",
+    )
+    list_filter = ("kind", "status", "rft_round")
     search_fields = ("name", "sha256")
     list_select_related = ("rft_round", "created_by")
+
+    @admin.display(description="sha256")
+    def short_sha256(self, obj: Release) -> str:
+        return obj.sha256[:12]
+
+    @admin.display(description="release page")
+    def page(self, obj: Release) -> str:
+        return format_html('<a href="{}">manifest and files</a>', reverse("release-detail", args=[obj.pk]))
 
     # A release is immutable once built: the admin lists and shows releases but never adds or edits one.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -285,7 +483,7 @@ class RoleUserAdmin(UserAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AdminRoleActions, admin.ModelAdmin):
     """Tokens are created by `create_api_token` (the raw token is shown once); here they are revoked."""
 
     list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
@@ -299,7 +497,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=ADMIN_ROLE)
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         for token in queryset:
             api_token_revoke(token=token)

@@ -16,6 +16,7 @@ RUN_REPORT = "workers.tasks.run_report"
 INGEST_UPLOAD = "workers.tasks.ingest_upload"
 METARM_TRAIN = "workers.tasks.gpu_metarm_train"
 METARM_SCORE = "workers.tasks.gpu_metarm_score"
+RELEASE_BUILD = "workers.tasks.release_build"
 
 
 def send(name: str, *args: object) -> None:

@@ -40,6 +40,21 @@ class AnnotationInvalid(InvalidInput):
         super().__init__(message, field=field)
 
 
+class AdjudicationInvalid(InvalidInput):
+    """An adjudication that cannot be stored; `field` names the input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+
+
+class ReleaseInvalid(InvalidInput):
+    """A release definition that cannot be built (an unknown filter, a missing run); `field` names it."""
+
+
+class RoundInvalid(InvalidInput):
+    """An RFT round that cannot be created or changed as asked (a parent that does not come before it)."""
+
+
 class UploadRefused(InvalidInput):
     """An upload's body was not accepted (empty, cut short, unreadable); nothing was stored."""
 

@@ -8,13 +8,16 @@ from django import forms
 from django.core.validators import MaxValueValidator
 
 from reviews.models import (
+    Adjudication,
     Annotation,
     Dataset,
     FailureMode,
     MetaRmCheckpoint,
     ModelConfig,
     PromptTemplate,
+    Release,
     ReviewQueue,
+    Round,
     Run,
     Sample,
 )
@@ -58,6 +61,19 @@ class CheckpointChoiceField(forms.ModelChoiceField):
         return f"{obj.name} (active)" if obj.is_active else str(obj.name)
 
 
+class RoundChoiceField(forms.ModelChoiceField):
+    """An RFT round, by number."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("to_field_name", "number")
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        if value not in self.empty_values and not _lookup_value_is_safe(value, by_id=True):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
 def _number_field(name: str) -> forms.Field:
     """A run parameter's form field, with the range, default and help that `run_create` enforces."""
     limit = RUN_PARAMETERS[name]
@@ -92,6 +108,13 @@ class RunForm(forms.Form):
         required=False,
         empty_label="none (the active one when k_meta is set)",
         help_text="The meta RM that scores the samples once sampling ends.",
+    )
+    rft_round = RoundChoiceField(
+        queryset=Round.objects.order_by("-number"),
+        required=False,
+        label="RFT round",
+        empty_label="none",
+        help_text="The rejective fine-tuning round this run belongs to.",
     )
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
@@ -178,6 +201,38 @@ class CheckpointRegisterForm(forms.Form):
     )
 
 
+class RoundForm(forms.Form):
+    """A new RFT round; its number is the next one, its parent the latest round unless one is chosen."""
+
+    name = forms.CharField(max_length=200, required=False)
+    parent = RoundChoiceField(
+        queryset=Round.objects.order_by("-number"),
+        required=False,
+        empty_label="the latest round",
+        help_text="The round whose data trained the model this round evaluates.",
+    )
+    model_config = forms.ModelChoiceField(
+        queryset=ModelConfig.objects.all(),
+        required=False,
+        label="Evaluated model",
+        empty_label="not recorded",
+        help_text="The GRM checkpoint this round evaluates.",
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RoundRunsForm(forms.Form):
+    """Runs to add to a round: those in no round yet (the run's admin page moves a run between rounds)."""
+
+    # FinishedRunChoiceField for its safe id check and its label; the queryset holds runs of any status.
+    runs = FinishedRunChoiceField(
+        queryset=Run.objects.filter(rft_round__isnull=True)
+        .select_related("dataset", "model_config")
+        .order_by("-created_at"),
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+
+
 class CompareForm(forms.Form):
     """The two runs of the compare page (`?a=ID&b=ID`); b may be missing while it is being chosen.
     Any run is accepted here: the comparison itself says when they judged different datasets."""
@@ -237,3 +292,85 @@ class SearchForm(forms.Form):
         queryset=FailureMode.objects.all(), to_field_name="code", required=False, empty_label="any failure mode"
     )
     reviewer = forms.CharField(required=False, max_length=150, help_text="Username.")
+
+
+class AdjudicateForm(forms.Form):
+    """An admin's decision on a sample its reviewers disagree on; the note says why and is kept."""
+
+    decision = forms.ChoiceField(choices=Adjudication.Decision.choices, widget=forms.RadioSelect)
+    note = forms.CharField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReleaseForm(forms.Form):
+    """Define a release (docs/exports.md): its kind, what it selects and its split. The field names are
+    the filters' names, so the service's error on a filter shows beside its field."""
+
+    kind = forms.ChoiceField(choices=Release.Kind.choices)
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="Letters, digits, - and _; empty: from the kind and filters. Building a name again makes its "
+        "next version.",
+    )
+    dataset = forms.ModelMultipleChoiceField(
+        queryset=Dataset.objects.order_by("name"),
+        to_field_name="name",
+        required=False,
+        label="Datasets",
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        help_text="Empty: every dataset.",
+    )
+    subset = forms.CharField(
+        max_length=1000, required=False, label="Subsets", help_text="Comma-separated; empty: every subset."
+    )
+    # FinishedRunChoiceField for its safe id check and its label; the queryset holds runs of any status.
+    run = FinishedRunChoiceField(
+        queryset=Run.objects.select_related("dataset", "model_config").order_by("-created_at"),
+        required=False,
+        label="Runs",
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        help_text="Empty: every run (rl_prompts: the default template).",
+    )
+    round = RoundChoiceField(
+        queryset=Round.objects.order_by("-number"),
+        required=False,
+        label="RFT round",
+        empty_label="any round",
+        help_text="The runs of this round.",
+    )
+    reviewer_accepted = forms.BooleanField(
+        required=False, label="Reviewer-accepted only", help_text="Only judgments a reviewer accepted."
+    )
+    failure_mode = forms.ModelChoiceField(
+        queryset=FailureMode.objects.all(),
+        to_field_name="code",
+        required=False,
+        empty_label="any",
+        help_text="Only judgments a reviewer tagged with it.",
+    )
+    since = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Stored on or after this day (the sample; for rl_prompts the query).",
+    )
+    until = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), help_text="Stored on or before this day."
+    )
+    seed = forms.IntegerField(min_value=0, max_value=2**63 - 1, initial=0, help_text="Seeds the split by query.")
+    validation_fraction = forms.FloatField(
+        min_value=0, max_value=1, initial=0.1, help_text="The share of queries in validation, from 0 to below 1."
+    )
+
+    def release_filters(self) -> dict[str, Any]:
+        """The cleaned input as `release_create`'s filters (empty ones are dropped there)."""
+        data = self.cleaned_data
+        return {
+            "dataset": [dataset.name for dataset in data["dataset"]],
+            "subset": data["subset"],
+            "run": [run.pk for run in data["run"]],
+            "round": data["round"].number if data["round"] else None,
+            "reviewer_accepted": data["reviewer_accepted"],
+            "failure_mode": data["failure_mode"].code if data["failure_mode"] else "",
+            "since": data["since"],
+            "until": data["until"],
+        }

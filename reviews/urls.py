@@ -1,6 +1,7 @@
 from django.urls import path
 
 from reviews import views
+from reviews.views import decisions, releases, rounds
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,12 +17,19 @@ urlpatterns = [
     path("runs/<int:run_id>/report.json", views.run_report_json, name="run-report-json"),
     path("runs/<int:run_id>/report.csv", views.run_report_csv, name="run-report-csv"),
     path("runs/<int:run_id>/report/recompute/", views.run_report_recompute, name="run-report-recompute"),
+    path("runs/<int:run_id>/resample-hinted/", decisions.run_resample_hinted, name="run-resample-hinted"),
     path("runs/compare/", views.run_compare, name="run-compare"),
+    path("samples/<int:sample_id>/adjudicate/", decisions.sample_adjudicate, name="sample-adjudicate"),
+    path("adjudication/", decisions.adjudication, name="adjudication"),
     path("metarm/", views.metarm_checkpoints, name="metarm"),
     path("metarm/train/", views.metarm_train, name="metarm-train"),
     path("metarm/register/", views.metarm_register, name="metarm-register"),
     path("metarm/<slug:name>/row/", views.metarm_checkpoint_row, name="metarm-row"),
     path("metarm/<slug:name>/activate/", views.metarm_activate, name="metarm-activate"),
+    path("rounds/", rounds.rounds, name="rounds"),
+    path("rounds/new/", rounds.round_new, name="round-new"),
+    path("rounds/<int:number>/", rounds.round_detail, name="round-detail"),
+    path("rounds/<int:number>/runs/", rounds.round_assign_runs, name="round-assign-runs"),
     path("tokens/", views.api_tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.api_token_revoke, name="token-revoke"),
     path("search/", views.search, name="search"),
@@ -31,4 +39,8 @@ urlpatterns = [
     path("queues/<int:queue_id>/items/<int:item_id>/annotate/", views.queue_annotate, name="queue-annotate"),
     path("queues/<int:queue_id>/items/<int:item_id>/skip/", views.queue_skip, name="queue-skip"),
     path("queues/<int:queue_id>/agreement/", views.queue_agreement, name="queue-agreement"),
+    path("releases/", releases.releases, name="releases"),
+    path("releases/<int:release_id>/", releases.release_detail, name="release-detail"),
+    path("releases/<int:release_id>/row/", releases.release_row, name="release-row"),
+    path("releases/<int:release_id>/files/<str:name>", releases.release_file_download, name="release-file"),
 ]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any, cast
 
 import factory
 from django.contrib.auth.models import Group, User
-from django.core.files.base import ContentFile
 
 from reviews.models import (
     Annotation,
@@ -26,6 +26,7 @@ from reviews.models import (
 )
 from reviews.services.annotations import annotation_submit
 from reviews.services.queues import QueueFilters, queue_create
+from reviews.services.rounds import round_create
 from reviews.services.runs import run_create
 from workers.backends.default_model import DEFAULT_MODEL
 
@@ -119,7 +120,8 @@ class SampleFactory(factory.django.DjangoModelFactory[Sample]):
 
 
 class ReleaseFactory(factory.django.DjangoModelFactory[Release]):
-    """A release whose file (under MEDIA_ROOT/releases/) holds `content` and whose sha256 matches it."""
+    """A ready release whose one file (under GRM_RELEASE_DIR/<folder>/) holds `content`, listed in its
+    manifest with its sha256."""
 
     class Meta:
         model = Release
@@ -129,11 +131,29 @@ class ReleaseFactory(factory.django.DjangoModelFactory[Release]):
 
     name = factory.Sequence(lambda n: f"release-{n}")
     version = 1
-    kind = Release.Kind.RFT_ACCEPTED
-    format = Release.Format.JSONL
-    counts = factory.LazyAttribute(lambda r: {"records": r.content.count(b"\n")})
+    kind = Release.Kind.RFT_SFT
+    status = Release.Status.READY
+    folder = factory.LazyAttribute(lambda r: f"{r.name}-v{r.version}")
+    counts = factory.LazyAttribute(lambda r: {"rows": r.content.count(b"\n")})
     sha256 = factory.LazyAttribute(lambda r: hashlib.sha256(r.content).hexdigest())
-    file = factory.LazyAttribute(lambda r: ContentFile(r.content, name=f"{r.name}-v{r.version}.jsonl"))
+
+    @factory.lazy_attribute
+    def manifest(self: Any) -> dict[str, object]:  # self: factory_boy's resolver of the declarations
+        from django.conf import settings
+
+        folder = Path(settings.GRM_RELEASE_DIR) / self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "train.jsonl").write_bytes(self.content)
+        digest = hashlib.sha256(self.content).hexdigest()
+        file = {
+            "name": "train.jsonl",
+            "split": "train",
+            "format": "jsonl",
+            "rows": self.content.count(b"\n"),
+            "bytes": len(self.content),
+            "sha256": digest,
+        }
+        return {"files": [file]}  # as the builder lists a file (reviews/exports/writer.py)
 
 
 class VerdictFactory(factory.django.DjangoModelFactory[Verdict]):
@@ -170,12 +190,13 @@ class UploadFactory(factory.django.DjangoModelFactory[Upload]):
 
 
 def one_of_each(*, dataset_name: str, reviewer: User) -> None:
-    """A row of every kind the API serves (dataset, query, run, sample, verdict, annotation, upload, release)."""
+    """A row of every kind the API serves (dataset, query, RFT round, run, sample, verdict, annotation, upload,
+    release)."""
     dataset = DatasetFactory.create(name=dataset_name)
     query = QueryFactory.create(dataset=dataset)
     ResponseFactory.create(query=query, position=0)
     ResponseFactory.create(query=query, position=1)
-    run = RunFactory.create(dataset=dataset)
+    run = RunFactory.create(dataset=dataset, rft_round=round_create(name=dataset_name))
     sample = SampleFactory.create(run=run, query=query, sample_index=0)
     VerdictFactory.create(run=run, query=query)
     annotation_submit(reviewer=reviewer, sample=sample, decision=Annotation.Decision.ACCEPT)

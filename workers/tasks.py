@@ -27,6 +27,7 @@ from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Run
 from reviews.selectors import metarm as metarm_selectors
 from reviews.selectors import runs as run_selectors
 from reviews.services import metarm as metarm_services
+from reviews.services import releases as release_services
 from reviews.services import runs as run_services
 from reviews.services import uploads as upload_services
 from workers import runtime
@@ -113,6 +114,16 @@ def ingest_upload(upload_id: int) -> str | None:
     return upload.status if upload else None
 
 
+@shared_task(name="workers.tasks.release_build")
+def release_build(release_id: int) -> str | None:
+    """Build a release's files (cpu queue): stream its rows into JSON Lines and Parquet, hash them and
+    write the manifest; returns the release's final status."""
+    beat = _heartbeat(lambda: release_services.release_heartbeat(release_id=release_id), f"release-{release_id}")
+    with beat:
+        release = release_services.release_build(release_id=release_id)
+    return release.status if release else None
+
+
 @shared_task(name="workers.tasks.run_report")
 def run_report(run_id: int) -> dict[str, Any]:
     """Compute a finished run's scaling report (Voting@k and MetaRM@k against k with bootstrap bands,
@@ -156,8 +167,11 @@ def gpu_metarm_train(checkpoint_id: int) -> str | None:
         from workers.metarm import MetaExample, train_metarm
         from workers.metarm.checkpoint import record_trained_on
 
-        run_ids = list(checkpoint.trained_on_runs.values_list("id", flat=True))
-        judgments = metarm_selectors.training_judgments(run_ids=run_ids)
+        if checkpoint.trained_on_release is not None:  # a metarm release's rows, as exported
+            judgments = metarm_selectors.release_judgments(release=checkpoint.trained_on_release)
+        else:
+            run_ids = list(checkpoint.trained_on_runs.values_list("id", flat=True))
+            judgments = metarm_selectors.training_judgments(run_ids=run_ids)
         examples = [MetaExample(group=str(j.query_id), messages=j.messages, label=j.label) for j in judgments]
         runtime.release_backends()  # one model per process: the GRM makes room for the backbone
         # Each attempt its own folder: a delivery again never writes over another's files.
@@ -177,7 +191,8 @@ def gpu_metarm_train(checkpoint_id: int) -> str | None:
                 ),
             )
         trained_on = [
-            {"sample": j.sample_id, "query": j.query_id, "label": j.label, "source": j.source} for j in judgments
+            {"sample": j.sample_id, "query": j.query_id, "label": j.label, "source": j.source, "row": j.row}
+            for j in judgments
         ]
         digest = record_trained_on(result.path, trained_on)
     except Exception as exc:  # a bad backbone, too little data, out of memory: recorded on the checkpoint
@@ -194,6 +209,7 @@ def gpu_metarm_train(checkpoint_id: int) -> str | None:
     }
     metrics["labels"] = {
         "reviewer": sum(j.source == "reviewer" for j in judgments),
+        "adjudication": sum(j.source == "adjudication" for j in judgments),
         "rule": sum(j.source == "rule" for j in judgments),
     }
     metarm_services.checkpoint_finish(
@@ -275,6 +291,7 @@ def runs_watchdog() -> list[int]:
     upload_services.uploads_resume_stalled()
     stalled_for = timedelta(seconds=settings.GRM_RUN_STALL_SECONDS)
     metarm_services.checkpoints_resume_stalled(stalled_for=stalled_for)
+    release_services.releases_resume_stalled(stalled_for=stalled_for)
     return run_services.runs_resume_stalled(stalled_for=stalled_for)
 
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from reviews.api.serializers import CheckpointOut, RunOut
 from reviews.api.views import ByIdCursor, SlugLookup
-from reviews.models import MetaRmCheckpoint, Run
+from reviews.models import MetaRmCheckpoint, Release, Run
 from reviews.selectors import metarm as metarm_selectors
 from reviews.selectors import runs as run_selectors
 from reviews.services import metarm as metarm_services
@@ -34,6 +34,12 @@ class CheckpointIn(serializers.Serializer[Any]):
         max_length=200,
         help_text="Train: ids of finished runs whose labelled judgments it learns from. Answers 202.",
     )
+    release = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        help_text="Train: the id of a ready metarm release to learn from, instead of runs. Answers 202.",
+    )
     profile = serializers.ChoiceField(
         choices=MetaRmCheckpoint.Profile.choices, default=MetaRmCheckpoint.Profile.CPU, help_text="Train: cpu or gpu."
     )
@@ -50,9 +56,15 @@ class CheckpointIn(serializers.Serializer[Any]):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("runs" in attrs) == ("location" in attrs):
-            message = "Give runs (to train a checkpoint) or location (to register one), one of the two."
-            raise serializers.ValidationError({"runs": [message]})
+        given = [name for name in ("runs", "release", "location") if name in attrs]
+        if len(given) != 1:
+            message = "Give runs or release (to train a checkpoint) or location (to register one), one of the three."
+            raise serializers.ValidationError({given[0] if given else "runs": [message]})
+        if "release" in attrs:
+            release = Release.objects.filter(id=attrs["release"]).first()
+            if release is None:
+                raise serializers.ValidationError({"release": [f"No release {attrs['release']}."]})
+            attrs["release"] = release
         if "location" in attrs and not attrs["name"]:
             raise serializers.ValidationError({"name": ["Name the checkpoint you register."]})
         if "runs" in attrs:
@@ -84,7 +96,8 @@ class CheckpointList(generics.ListAPIView[MetaRmCheckpoint]):
             )
             return Response(CheckpointOut(checkpoint).data, status=status.HTTP_201_CREATED)
         checkpoint = metarm_services.checkpoint_train_start(
-            runs=values["runs"],
+            runs=values.get("runs", ()),
+            release=values.get("release"),
             profile=values["profile"],
             base_model=values["base_model"].strip(),
             name=values["name"],

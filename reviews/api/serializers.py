@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reviews.models import (
+    Adjudication,
     Annotation,
     Dataset,
     FailureMode,
@@ -26,6 +27,7 @@ from reviews.models import (
     UploadError,
     Verdict,
 )
+from reviews.services.releases import MANIFEST
 
 
 class DatasetOut(serializers.ModelSerializer[Dataset]):
@@ -72,6 +74,9 @@ class RunOut(serializers.ModelSerializer[Run]):
     meta_checkpoint: serializers.SlugRelatedField[MetaRmCheckpoint] = serializers.SlugRelatedField(
         slug_field="name", read_only=True, allow_null=True, help_text="The meta RM checkpoint that scores it."
     )
+    rft_round: serializers.SlugRelatedField[Round] = serializers.SlugRelatedField(
+        slug_field="number", read_only=True, allow_null=True, help_text="The number of its RFT round."
+    )
 
     class Meta:
         model = Run
@@ -87,10 +92,12 @@ class RunOut(serializers.ModelSerializer[Run]):
             "meta_status",
             "meta_scored",
             "meta_error",
+            "rft_round",
             "temperature",
             "max_tokens",
             "seed",
             "hinted",
+            "source_run",
             "force_scores",
             "batch_size",
             "status",
@@ -166,6 +173,10 @@ class RunCompareOut(serializers.Serializer[Any]):
 
 
 class SampleOut(serializers.ModelSerializer[Sample]):
+    """A sample, with its rejective fine-tuning outcome (GRM_SPEC 6): `rule_reason` is the rule's alone;
+    `decision` (accept, reject, or held while reviewers disagree), `decision_reason` and `decision_source`
+    (rule, reviewer or adjudication) are what stands once people have looked."""
+
     class Meta:
         model = Sample
         fields = [
@@ -187,6 +198,10 @@ class SampleOut(serializers.ModelSerializer[Sample]):
             "latency_ms",
             "meta_score",
             "correct",
+            "rule_reason",
+            "decision",
+            "decision_reason",
+            "decision_source",
         ]
 
 
@@ -232,37 +247,116 @@ class AnnotationOut(serializers.ModelSerializer[Annotation]):
         ]
 
 
+class AdjudicationOut(serializers.ModelSerializer[Adjudication]):
+    """An admin's decision on a sample its reviewers disagree on, and the sample's decision it now makes."""
+
+    adjudicated_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    sample_decision = serializers.CharField(source="sample.decision", read_only=True, help_text="accept or reject.")
+    sample_decision_reason = serializers.CharField(source="sample.decision_reason", read_only=True)
+    sample_decision_source = serializers.CharField(source="sample.decision_source", read_only=True)
+
+    class Meta:
+        model = Adjudication
+        fields = [
+            "id",
+            "sample",
+            "decision",
+            "note",
+            "adjudicated_by",
+            "created_at",
+            "updated_at",
+            "sample_decision",
+            "sample_decision_reason",
+            "sample_decision_source",
+        ]
+
+
+class ReleaseFileOut(serializers.Serializer[Any]):
+    """One data file of a ready release, as its manifest lists it, with the URL that downloads it."""
+
+    name = serializers.CharField(help_text="e.g. train.jsonl, validation.parquet")
+    split = serializers.CharField(help_text="train or validation")
+    format = serializers.CharField(help_text="jsonl or parquet")
+    rows = serializers.IntegerField(
+        allow_null=True, help_text="Null when not known (a release converted from the single-file layout)."
+    )
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    url = serializers.URLField(help_text="GET it for the file (its sha256 in X-Checksum-SHA256 and the ETag).")
+
+
 class ReleaseOut(serializers.ModelSerializer[Release]):
+    """A release: its definition, its build's status and progress and, once ready, its counts and files."""
+
+    url = serializers.SerializerMethodField()
     rft_round: serializers.SlugRelatedField[Round] = serializers.SlugRelatedField(
         slug_field="number", read_only=True, allow_null=True, help_text="The RFT round's number."
     )
     created_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
-    download_url = serializers.SerializerMethodField(help_text="GET it for the file (sha256 in X-Checksum-SHA256).")
+    progress_percent = serializers.IntegerField(read_only=True)
+    files = serializers.SerializerMethodField(help_text="The data files, once ready (empty before).")
+    manifest_url = serializers.SerializerMethodField(help_text="manifest.json, once ready (null before).")
 
     class Meta:
         model = Release
         fields = [
             "id",
+            "url",
             "name",
             "version",
             "kind",
-            "format",
+            "status",
+            "progress_percent",
+            "rows_done",
+            "rows_total",
             "rft_round",
             "filters",
+            "seed",
+            "validation_fraction",
             "counts",
             "sha256",
+            "error_message",
             "created_by",
             "created_at",
-            "download_url",
+            "finished_at",
+            "files",
+            "manifest_url",
         ]
 
     @extend_schema_field(OpenApiTypes.URI)
-    def get_download_url(self, release: Release) -> str:
-        path = reverse("api-release-download", args=[release.pk])
+    def get_url(self, release: Release) -> str:
+        return self._absolute(reverse("api-release", args=[release.pk]))
+
+    @extend_schema_field(ReleaseFileOut(many=True))
+    def get_files(self, release: Release) -> list[dict[str, Any]]:
+        if release.status != Release.Status.READY:
+            return []
+        return [
+            {**file, "url": self._absolute(reverse("api-release-file", args=[release.pk, file["name"]]))}
+            for file in release.files
+        ]
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_manifest_url(self, release: Release) -> str | None:
+        if release.status != Release.Status.READY:
+            return None
+        return self._absolute(reverse("api-release-file", args=[release.pk, MANIFEST]))
+
+    def _absolute(self, path: str) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+
+class ReleaseDetailOut(ReleaseOut):
+    """One release with its whole manifest (docs/exports.md): filters, counts per subset and label, source
+    runs, templates, models, seed, each file's sha256, who built it and when."""
+
+    class Meta(ReleaseOut.Meta):
+        fields = [*ReleaseOut.Meta.fields, "manifest"]
 
 
 class UploadErrorOut(serializers.ModelSerializer[UploadError]):

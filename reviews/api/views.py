@@ -27,6 +27,7 @@ from reviews.models import (
     ModelConfig,
     PromptTemplate,
     Query,
+    Round,
     Run,
     Sample,
     Verdict,
@@ -55,6 +56,20 @@ class SlugLookup(serializers.SlugRelatedField[Any]):
         if isinstance(data, str) and "\x00" in data:
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class RoundLookup(serializers.SlugRelatedField[Round]):
+    """An RFT round by its number; anything but a number below 2**31 is no round (SQLite overflows on
+    larger integers, PostgreSQL's column stops there: a 500 otherwise)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="number", queryset=Round.objects.all(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Round:
+        text = str(data)
+        if isinstance(data, bool) or not text.isdecimal() or int(text) >= 2**31:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=text)
+        return super().to_internal_value(int(text))
 
 
 class FilteredList(generics.ListAPIView[Any]):
@@ -183,6 +198,7 @@ class RunIn(serializers.Serializer[Any]):
         allow_null=True,
         help_text="A ready meta RM checkpoint (name) that scores the samples once sampling ends (k_meta: k/2).",
     )
+    rft_round = RoundLookup(required=False, allow_null=True, help_text="The number of the RFT round it belongs to.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         k_meta = attrs.get("k_meta")

@@ -6,7 +6,7 @@ Models hold fields, constraints, indexes and small derived properties only; writ
 """
 
 from reviews.models.accounts import ApiToken
-from reviews.models.annotations import Annotation, FailureMode
+from reviews.models.annotations import Adjudication, Annotation, FailureMode
 from reviews.models.datasets import Dataset, Query, Response
 from reviews.models.metarm import MetaRmCheckpoint
 from reviews.models.queues import Assignment, QueueItem, ReviewQueue
@@ -15,6 +15,7 @@ from reviews.models.runs import ModelConfig, PromptTemplate, Round, Run, Sample,
 from reviews.models.uploads import Upload, UploadError
 
 __all__ = [
+    "Adjudication",
     "Annotation",
     "ApiToken",
     "Assignment",

@@ -69,3 +69,23 @@ class Annotation(models.Model):
     def __str__(self) -> str:
         target = f"sample {self.sample_id}" if self.sample_id else f"query {self.query_id}"
         return f"{self.decision} on {target} by {self.reviewer_id}"
+
+
+class Adjudication(models.Model):
+    """An admin's decision on a sample its reviewers disagree on (one accepted, another rejected)."""
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+
+    sample = models.OneToOneField(Sample, on_delete=models.CASCADE, related_name="adjudication")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    note = models.TextField(help_text="Why: kept with the decision and shown on the query page.")
+    adjudicated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="adjudications"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.decision} on sample {self.sample_id}"

@@ -7,6 +7,12 @@ from django.db import models
 from django.db.models import Q
 
 from reviews.models.datasets import Dataset, Query
+from workers.grm.rft import RULE_REASONS, Decision, Reason, Source
+
+RULE_CHOICES = [(reason.value, reason.value.replace("_", " ")) for reason in RULE_REASONS]
+REASONS = [(reason.value, reason.value.replace("_", " ")) for reason in Reason]
+DECISIONS = [(decision.value, decision.value) for decision in Decision]
+SOURCES = [(source.value, source.value) for source in Source]
 
 
 class PromptTemplate(models.Model):
@@ -68,7 +74,18 @@ class Round(models.Model):
     number = models.PositiveIntegerField(unique=True)
     name = models.CharField(max_length=200, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    model_config = models.ForeignKey(
+        ModelConfig,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rounds",
+        help_text="The GRM checkpoint this round evaluates (the model the parent round's data trained).",
+    )
     notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -115,6 +132,14 @@ class Run(models.Model):
     max_tokens = models.PositiveIntegerField(default=1024)
     seed = models.BigIntegerField(default=0)
     hinted = models.BooleanField(default=False, help_text="Append the ground-truth hint (RFT data collection).")
+    source_run = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resamples",
+        help_text="For a hinted resampling: the run whose queries every sample failed.",
+    )
     force_scores = models.BooleanField(
         default=False, help_text="Continue a sample without valid scores under a score-only constraint."
     )
@@ -193,6 +218,12 @@ class Sample(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     meta_score = models.FloatField(null=True, blank=True, help_text="Meta-RM logit.")
     correct = models.BooleanField(null=True, blank=True, help_text="Eq. 10 against the label; empty if unlabelled.")
+    # Rejective fine-tuning (GRM_SPEC 6): the rule's outcome, then the decision once people have looked
+    # (workers.grm.rft.final_decision); services.decisions keeps both current.
+    rule_reason = models.CharField(max_length=20, choices=RULE_CHOICES, blank=True)
+    decision = models.CharField(max_length=10, choices=DECISIONS, blank=True)
+    decision_reason = models.CharField(max_length=20, choices=REASONS, blank=True)
+    decision_source = models.CharField(max_length=15, choices=SOURCES, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -204,6 +235,7 @@ class Sample(models.Model):
             models.Index(fields=["run", "parse_status"], name="sample_run_parse"),
             models.Index(fields=["run", "correct"], name="sample_run_correct"),
             models.Index(fields=["run", "meta_score"], name="sample_run_meta"),
+            models.Index(fields=["run", "decision"], name="sample_run_decision"),
         ]
 
     def __str__(self) -> str:

@@ -6,4 +6,6 @@ statements however many rows, samples or responses.
 - `runs`: a run's queries and pending batches, a batch's engine inputs, run pages, the report's inputs
 - `queues`: queue overviews, the item under review, progress, agreement between reviewers
 - `annotations`, `uploads`, `releases`, `accounts`, `activity`: the API lists, tokens and the home page's feed
+- `decisions`: samples held for adjudication; `rounds`: the rounds pages; `exports`: the rows a release reads
+- `metarm`, `reports`: the meta RM's training data and checkpoints; run reports and comparisons
 """

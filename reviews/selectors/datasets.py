@@ -109,7 +109,12 @@ def query_page(*, dataset_name: str, query_id: int, run_id: int | None = None) -
     page = QueryPage(query, responses, runs, run)
     if run is None:
         return page
-    page.samples = list(Sample.objects.filter(run=run, query=query).order_by("sample_index"))
+    # The admin's adjudication (and who wrote it) in the same statement: the decision badge names them.
+    page.samples = list(
+        Sample.objects.filter(run=run, query=query)
+        .select_related("adjudication__adjudicated_by")
+        .order_by("sample_index")
+    )
     page.verdict = next(iter(Verdict.objects.filter(run=run, query=query)), None)
     page.chosen = [top_choice(sample.scores) for sample in page.samples]
     counts = Counter(choice for choice in page.chosen if choice is not None)

@@ -10,7 +10,8 @@ from typing import Any
 
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
-from reviews.models import Annotation, MetaRmCheckpoint, Query, Run, Sample, Verdict
+from reviews.models import Annotation, MetaRmCheckpoint, Query, Release, Run, Sample, Verdict
+from reviews.selectors.releases import release_rows
 from workers.grm.prompts import Message, meta_rm_input
 
 
@@ -18,24 +19,30 @@ from workers.grm.prompts import Message, meta_rm_input
 class LabelledJudgment:
     """One judgment to train the meta RM on: its input, its 0/1 label and where the label came from."""
 
-    sample_id: int
-    query_id: int
+    sample_id: int | None  # None for a release's row
+    query_id: int | str  # a release's row: "dataset/external id"
     messages: list[Message]
     label: int
-    source: str  # "rule" (Eq. 10) or "reviewer"
+    source: str  # "rule" (Eq. 10), "reviewer" or "adjudication"
+    row: str = ""  # a release's row id (its content hash)
 
 
 def _labelled(run_ids: Sequence[int]) -> QuerySet[Any]:  # Samples annotated with label, accepts, rejects
-    """Parsed samples of the runs with their label: a reviewer's reject is 0, a reviewer's accept 1
-    (rescuing a rule-incorrect sample), otherwise Eq. 10; samples with neither are left out. Parse
-    failures are left out too: they never vote, so the meta RM never has to rank them."""
+    """Parsed samples of the runs with their meta-RM label, the rule `reviews.exports.records.metarm_label`
+    states for a metarm release (a test holds the two together): an admin's adjudication decides; else a
+    reviewer's reject is 0 and a reviewer's accept 1 (the meta RM learns whether a judgment is right, so an
+    accept needs no note here, unlike a rescue into RFT data); otherwise Eq. 10. Samples with none of these
+    are left out, and so are parse failures: they never vote, so the meta RM never has to rank them."""
     rejects = Count("annotations", filter=Q(annotations__decision=Annotation.Decision.REJECT))
     accepts = Count("annotations", filter=Q(annotations__decision=Annotation.Decision.ACCEPT))
+    adjudicated = Q(decision_source="adjudication")
     return (
         Sample.objects.filter(run_id__in=list(run_ids), parse_status=Sample.ParseStatus.OK)
         .annotate(rejects=rejects, accepts=accepts)
         .annotate(
             label=Case(
+                When(adjudicated & Q(decision="accept"), then=Value(1)),
+                When(adjudicated & Q(decision="reject"), then=Value(0)),
                 When(rejects__gt=0, then=Value(0)),
                 When(accepts__gt=0, then=Value(1)),
                 When(correct=True, then=Value(1)),
@@ -49,7 +56,7 @@ def _labelled(run_ids: Sequence[int]) -> QuerySet[Any]:  # Samples annotated wit
 
 
 def training_label_counts(*, run_ids: Sequence[int]) -> dict[str, int]:
-    """How many labelled judgments the runs hold, correct and not, and how many labels reviewers set."""
+    """How many labelled judgments the runs hold, correct and not, and how many labels people set."""
     # One aggregate over the annotated samples (Django wraps them in a subquery).
     counts = (
         _labelled(run_ids)
@@ -69,18 +76,36 @@ def training_judgments(*, run_ids: Sequence[int]) -> list[LabelledJudgment]:
     samples = list(
         _labelled(run_ids)
         .order_by("id")
-        .values_list("id", "query_id", "permutation", "principles", "critique", "label", "accepts", "rejects")
+        .values_list(
+            "id", "query_id", "permutation", "principles", "critique", "label", "accepts", "rejects", "decision_source"
+        )
     )
     queries = _queries_with_responses({row[1] for row in samples})
     judgments = []
-    for sample_id, query_id, permutation, principles, critique, label, accepts, rejects in samples:
+    for sample_id, query_id, permutation, principles, critique, label, accepts, rejects, decided_by in samples:
         context, responses = queries[query_id]
         messages = meta_rm_input(
             context=context, responses=responses, permutation=permutation, principles=principles, critique=critique
         )
-        source = "reviewer" if accepts or rejects else "rule"
+        source = "adjudication" if decided_by == "adjudication" else "reviewer" if accepts or rejects else "rule"
         judgments.append(LabelledJudgment(sample_id, query_id, messages, int(label), source))
     return judgments
+
+
+def release_judgments(*, release: Release) -> list[LabelledJudgment]:
+    """A metarm release's rows (train and validation) as labelled judgments: the meta RM's input is the
+    row's prompt and completion, as exported (TRL's unpaired preference format)."""
+    return [
+        LabelledJudgment(
+            sample_id=None,
+            query_id=f"{row['dataset']}/{row['query_id']}",
+            messages=[*row["prompt"], *row["completion"]],
+            label=int(bool(row["label"])),
+            source=row["source"],
+            row=row["id"],
+        )
+        for row in release_rows(release)
+    ]
 
 
 def _queries_with_responses(query_ids: set[int]) -> dict[int, tuple[list[Message], list[str]]]:

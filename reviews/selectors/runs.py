@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -84,7 +85,7 @@ def run_batch_inputs(*, run_id: int, query_ids: Sequence[int]) -> tuple[Settings
 
 def runs_list(*, dataset: str = "", status: str = "") -> QuerySet[Run]:
     """Runs for the API list, optionally of one dataset (by name) or in one status."""
-    runs = Run.objects.select_related("dataset", "model_config", "template", "meta_checkpoint")
+    runs = Run.objects.select_related("dataset", "model_config", "template", "meta_checkpoint", "rft_round")
     if dataset:
         runs = runs.filter(dataset__name=dataset)
     if status:
@@ -97,9 +98,9 @@ def runs_recent(*, limit: int = 20) -> QuerySet[Run]:
 
 
 def run_for_page(*, run_id: int) -> Run:
-    return Run.objects.select_related("dataset", "model_config", "template", "created_by", "meta_checkpoint").get(
-        id=run_id
-    )
+    return Run.objects.select_related(
+        "dataset", "model_config", "template", "created_by", "meta_checkpoint", "rft_round", "source_run"
+    ).get(id=run_id)
 
 
 def run_accuracy(*, run: Run) -> dict[str, object]:
@@ -169,3 +170,38 @@ def run_report_inputs(*, run_id: int) -> Iterator[tuple[Query, list[int], list[S
             samples[sample.query_id].append(sample)
         for query_id in chunk:
             yield queries[query_id], lengths[query_id], samples[query_id]
+
+
+@dataclass(frozen=True)
+class HintedCandidates:
+    """The queries of a run that a hinted resampling would cover (GRM_SPEC 6): their count and ids."""
+
+    count: int
+    ids: list[int]
+
+
+def hinted_candidates(*, run: Run) -> HintedCandidates:
+    """The queries whose every non-hinted sample in `run` is wrong (parse failures included), leaving out
+    those a live resampling of `run` covers already (queued, running or done), so it is launched once.
+
+    Only queries labelled with a best response: the hint names that response, and a rating label gives
+    the engine no hint to show (its sample would be stored unhinted). A query without samples is none.
+    """
+    if run.hinted:
+        return HintedCandidates(0, [])
+    failed = (
+        Sample.objects.filter(run=run, hinted=False, query__best_index__isnull=False)
+        .values("query_id")
+        .annotate(kept=Count("id", filter=Q(correct=True) | Q(correct__isnull=True)))
+        .filter(kept=0)
+        .order_by("query_id")
+        .values_list("query_id", flat=True)
+    )
+    live = Run.objects.filter(source_run=run).exclude(status__in=[Run.Status.FAILED, Run.Status.CANCELLED])
+    covered = {
+        query_id
+        for query_filter in live.values_list("query_filter", flat=True)
+        for query_id in query_filter.get("ids", [])
+    }
+    ids = [query_id for query_id in failed if query_id not in covered]
+    return HintedCandidates(len(ids), ids)

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from reviews.errors import AnnotationInvalid
 from reviews.models import Annotation, FailureMode, Query, Sample
+from reviews.services.decisions import decisions_apply
 
 
 @transaction.atomic
@@ -35,6 +36,8 @@ def annotation_submit(
             raise AnnotationInvalid(
                 "corrected_scores", f"give {responses} integers from 1 to 10, one per response in original order"
             )
+    if sample is not None:  # reviewers of one sample in turn, so each decision sees the others' verdicts
+        Sample.objects.select_for_update().filter(pk=sample.pk).first()
     annotation, _ = Annotation.objects.update_or_create(
         reviewer=reviewer,
         sample=sample,
@@ -47,4 +50,6 @@ def annotation_submit(
         },
     )
     annotation.failure_modes.set(list(failure_modes))
+    if sample is not None:
+        decisions_apply(sample_ids=[sample.id])
     return annotation

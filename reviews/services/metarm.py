@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from reviews import enqueue
 from reviews.errors import Conflict, MetaRmInvalid
 from reviews.locks import lock_for_transaction
-from reviews.models import MetaRmCheckpoint, Run, Sample, Verdict
+from reviews.models import MetaRmCheckpoint, Release, Run, Sample, Verdict
 from reviews.selectors.metarm import training_label_counts
 
 # Fewer labelled judgments than this cannot be split into a training and a validation side.
@@ -41,7 +41,8 @@ def _unique_name(base: str) -> str:
 @transaction.atomic
 def checkpoint_train_start(
     *,
-    runs: Sequence[Run],
+    runs: Sequence[Run] = (),
+    release: Release | None = None,
     profile: str = MetaRmCheckpoint.Profile.CPU,
     base_model: str = "",
     name: str = "",
@@ -49,34 +50,56 @@ def checkpoint_train_start(
     created_by: User | None = None,
 ) -> MetaRmCheckpoint:
     """A checkpoint to train on the runs' judgments (labels: Eq. 10, overridden by reviewer verdicts),
-    queued for a gpu-queue worker once the transaction commits."""
-    if not runs:
-        raise MetaRmInvalid("name at least one run to train on", field="runs")
+    or on a ready `metarm` release's rows, queued for a gpu-queue worker once the transaction commits."""
+    if bool(runs) == (release is not None):
+        raise MetaRmInvalid("name at least one run to train on, or one metarm release (not both)", field="runs")
     if profile not in MetaRmCheckpoint.Profile.values:
         raise MetaRmInvalid(f"profile must be one of {', '.join(MetaRmCheckpoint.Profile.values)}", field="profile")
-    active = [run.id for run in runs if run.is_active]
-    if active:
-        raise MetaRmInvalid(f"run {active[0]} is still sampling; train once it has ended", field="runs")
-    counts = training_label_counts(run_ids=[run.id for run in runs])
+    if release is not None:
+        counts = _release_label_counts(release)
+        source, label = "the release", f"release-{release.name}-v{release.version}"
+    else:
+        active = [run.id for run in runs if run.is_active]
+        if active:
+            raise MetaRmInvalid(f"run {active[0]} is still sampling; train once it has ended", field="runs")
+        counts = training_label_counts(run_ids=[run.id for run in runs])
+        source, label = "the runs", f"runs-{'-'.join(str(run.id) for run in runs[:4])}"
     if counts["total"] < MIN_TRAINING_EXAMPLES or not counts["positive"] or not counts["negative"]:
         raise MetaRmInvalid(
-            f"the runs hold {counts['total']} labelled judgments ({counts['positive']} correct, "
+            f"{source} hold {counts['total']} labelled judgments ({counts['positive']} correct, "
             f"{counts['negative']} incorrect); training needs at least {MIN_TRAINING_EXAMPLES} and both kinds "
             "(label the dataset, or review some judgments)",
-            field="runs",
+            field="release" if release is not None else "runs",
         )
     if name and MetaRmCheckpoint.objects.filter(name=name).exists():
         raise MetaRmInvalid(f"a checkpoint named {name!r} exists already", field="name")
     checkpoint = MetaRmCheckpoint.objects.create(
-        name=name or _unique_name(f"metarm-{profile}-runs-{'-'.join(str(run.id) for run in runs[:4])}"),
+        name=name or _unique_name(f"metarm-{profile}-{label}"),
         profile=profile,
         base_model=base_model,
         seed=seed,
+        trained_on_release=release,
         created_by=created_by,
     )
-    checkpoint.trained_on_runs.set(runs)
+    if release is not None:  # the runs its rows came from, for the checkpoints page and the overlap check
+        checkpoint.trained_on_runs.set(Run.objects.filter(id__in=release.manifest.get("source_runs", [])))
+    else:
+        checkpoint.trained_on_runs.set(runs)
     enqueue.on_commit(enqueue.METARM_TRAIN, checkpoint.id)
     return checkpoint
+
+
+def _release_label_counts(release: Release) -> dict[str, int]:
+    """A metarm release's labels, from its manifest's counts."""
+    if release.kind != Release.Kind.METARM:
+        raise MetaRmInvalid(
+            f"release {release} holds {release.kind} rows; the meta RM trains on a metarm release", field="release"
+        )
+    if release.status != Release.Status.READY:
+        raise MetaRmInvalid(f"release {release} is {release.status}, not ready", field="release")
+    labels = release.counts.get("by_label", {})
+    positive, negative = int(labels.get("true", 0)), int(labels.get("false", 0))
+    return {"total": positive + negative, "positive": positive, "negative": negative}
 
 
 def checkpoint_register(*, name: str, location: str, created_by: User | None = None) -> MetaRmCheckpoint:

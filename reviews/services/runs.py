@@ -32,10 +32,11 @@ from reviews.models import (
     Sample,
     Verdict,
 )
-from reviews.selectors.runs import run_queries
+from reviews.selectors.runs import hinted_candidates, run_queries
 from reviews.services.configs import defaults_ensure
 from reviews.services.metarm import run_meta_after_sampling
-from workers.grm.results import QueryResult
+from workers.grm.results import QueryResult, SampleResult
+from workers.grm.rft import FinalDecision, Reason, final_decision, rule_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,8 @@ def _check_template_fits(template: PromptTemplate, queries: QuerySet[Query]) -> 
 def run_create_from(*, dataset: Dataset, params: Mapping[str, Any], created_by: User | None = None) -> Run:
     """A run from the parameters a page form, the API's serializer or the command line validated:
     the names of RUN_PARAMETERS, `hinted`, `force_scores`, `subset`, `model_config` / `template`
-    (the defaults when absent or empty), and `k_meta` / `meta_checkpoint` for MetaRM@k."""
+    (the defaults when absent or empty), `k_meta` / `meta_checkpoint` for MetaRM@k, and `rft_round`
+    (a Round) for the RFT round the run belongs to."""
     template, model = defaults_ensure()
     return run_create(
         dataset=dataset,
@@ -173,6 +175,7 @@ def run_create_from(*, dataset: Dataset, params: Mapping[str, Any], created_by: 
         k_meta=params.get("k_meta") or None,
         meta_checkpoint=params.get("meta_checkpoint") or None,
         query_filter={"subset": params["subset"]} if params.get("subset") else {},
+        rft_round=params.get("rft_round") or None,
         created_by=created_by,
     )
 
@@ -190,6 +193,10 @@ def run_store_results(*, run_id: int, results: Sequence[QueryResult], generation
     samples = [
         Sample(
             run_id=run_id,
+            rule_reason=rule,
+            decision=final.decision,
+            decision_reason=final.reason,
+            decision_source=final.source,
             query_id=int(result.query.key),
             sample_index=sample.sample_index,
             permutation=sample.permutation,
@@ -207,7 +214,7 @@ def run_store_results(*, run_id: int, results: Sequence[QueryResult], generation
             correct=sample.correct,
         )
         for result in results
-        for sample in result.samples
+        for sample, rule, final in _rft_outcomes(result)
     ]
     verdicts = [
         Verdict(
@@ -228,6 +235,17 @@ def run_store_results(*, run_id: int, results: Sequence[QueryResult], generation
         Run.objects.filter(id=run_id).update(generation_seconds=F("generation_seconds") + generation_seconds)
     run_refresh_progress(run_id=run_id)
     return len(results)
+
+
+def _rft_outcomes(result: QueryResult) -> list[tuple[SampleResult, Reason, FinalDecision]]:
+    """Each of one query's samples with its rejective fine-tuning outcome (GRM_SPEC 6); no one has
+    reviewed a sample yet when it is stored, so the rule decides."""
+    rules = rule_reasons(
+        [sample.correct for sample in result.samples],
+        [sample.scores is not None for sample in result.samples],
+        hinted=any(sample.hinted for sample in result.samples),
+    )
+    return [(sample, rule, final_decision(rule)) for sample, rule in zip(result.samples, rules, strict=True)]
 
 
 def run_batch_failed(*, run_id: int, query_ids: Sequence[int], message: str) -> None:
@@ -336,3 +354,43 @@ def run_report_request(*, run: Run) -> None:
         raise Conflict(f"run {run.id} has no samples to report on")
     with transaction.atomic():
         enqueue.on_commit(enqueue.RUN_REPORT, run.id)
+
+
+@transaction.atomic
+def run_create_hinted(*, run: Run, created_by: User | None) -> Run:
+    """Hinted resampling (GRM_SPEC 6): one sample with the labelled best named in the prompt for each query
+    of `run` whose every sample was wrong, with the run's model, template and sampling settings.
+
+    The source run is locked while its queries are chosen, so two admins clicking at once launch one run
+    (the queries a live resampling covers are no longer candidates).
+    """
+    source = Run.objects.select_for_update().select_related("dataset", "model_config", "template").get(id=run.id)
+    if source.hinted:
+        raise RunInvalid(f"run {source.id} is itself hinted: resample the non-hinted run it came from")
+    if source.status != Run.Status.DONE:
+        raise RunInvalid(f"run {source.id} is {source.status}: resample it with the hint once it is done")
+    candidates = hinted_candidates(run=source)
+    if not candidates.count:
+        raise RunInvalid(
+            f"run {source.id} has no query left to resample with the hint: none labelled with a best response "
+            "had every sample wrong, or a hinted run covers them already"
+        )
+    hinted = run_create(
+        dataset=source.dataset,
+        model_config=source.model_config,
+        template=source.template,
+        k=1,
+        temperature=source.temperature,
+        max_tokens=source.max_tokens,
+        seed=source.seed,
+        hinted=True,
+        force_scores=source.force_scores,
+        min_tokens=source.min_tokens,
+        batch_size=source.batch_size,
+        query_filter={"ids": candidates.ids},
+        rft_round=source.rft_round,
+        created_by=created_by,
+    )
+    Run.objects.filter(id=hinted.id).update(source_run=source)
+    hinted.source_run = source
+    return hinted

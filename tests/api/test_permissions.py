@@ -19,8 +19,9 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from reviews.models import Run, Upload
+from reviews.models import Release, Run, Sample, Upload
 from reviews.services.accounts import api_token_create, api_token_revoke
+from reviews.services.annotations import annotation_submit
 from reviews.services.metarm import checkpoint_activate, checkpoint_register
 from tests.factories import QueryFactory, UserFactory, one_of_each
 
@@ -29,8 +30,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def isolated_uploads(settings, tmp_path):
-    """The uploads the API receives here go to a folder of their own."""
+    """The uploads the API receives here (and the release files api_data writes) go to folders of their own."""
     settings.GRM_UPLOAD_DIR = tmp_path / "uploads"
+    settings.GRM_RELEASE_DIR = tmp_path / "releases"
 
 
 class Access(enum.Enum):
@@ -54,18 +56,23 @@ EXPECTED: dict[str, dict[str, Access]] = {
     "api-run-report": READ,
     "api-run-report-csv": READ,
     "api-run-meta-score": {"POST": ADMIN, "OPTIONS": ROLE},
+    "api-run-hinted": {"POST": ADMIN, "OPTIONS": ROLE},
     "api-runs-compare": READ,
     "api-metarm-checkpoints": {**READ, "POST": ADMIN},
     "api-metarm-checkpoint-activate": {"POST": ADMIN, "OPTIONS": ROLE},
+    "api-rounds": {**READ, "POST": ADMIN},
+    "api-round": READ,
     "api-samples": READ,
+    "api-sample-adjudication": {"POST": ADMIN, "OPTIONS": ROLE},
     "api-verdicts": READ,
     "api-annotations": {**READ, "POST": ROLE},  # reviewers submit their own annotations
     "api-uploads": {**READ, "POST": ADMIN},
     "api-upload": READ,
     "api-upload-errors": READ,
-    "api-releases": READ,
-    "api-release": READ,
-    "api-release-download": READ,
+    # Releases are curated training data: admins build, read and download them; reviewers get 403.
+    "api-releases": {"GET": ADMIN, "HEAD": ADMIN, "OPTIONS": ADMIN, "POST": ADMIN},
+    "api-release": {"GET": ADMIN, "HEAD": ADMIN, "OPTIONS": ADMIN},
+    "api-release-file": {"GET": ADMIN, "HEAD": ADMIN, "OPTIONS": ADMIN},
     # The OpenAPI schema and its Swagger page are public (SPECTACULAR_SETTINGS SERVE_PERMISSIONS = AllowAny):
     # they describe the API and hold no data. Kept in the table so a change to that is a decision, not an accident.
     "api-schema": {"GET": PUBLIC, "HEAD": PUBLIC, "OPTIONS": PUBLIC},
@@ -145,6 +152,8 @@ def route_kwargs(route: Route) -> dict[str, Any]:
     """The URL arguments of the first row of the view's model (looked up by the view's lookup field)."""
     if not route.kwarg_names:
         return {}
+    if route.name == "api-release-file":  # a release and the file its factory wrote
+        return {"pk": Release.objects.order_by("pk").values_list("pk", flat=True).first(), "name": "train.jsonl"}
     [kwarg_name] = route.kwarg_names
     queryset = getattr(route.view_class, "queryset", None)
     model = URL_MODELS.get(route.name) or (queryset.model if queryset is not None else None)
@@ -165,6 +174,23 @@ class Body:
 REGISTERED = itertools.count()
 
 
+def disagreement() -> Body:
+    """A second reviewer rejects the sample api_data's reviewer accepted: it is held, for an admin to decide."""
+    sample = Sample.objects.order_by("pk").first()
+    annotation_submit(reviewer=UserFactory.create(roles=["reviewer"]), sample=sample, decision="reject")
+    return Body(json.dumps({"decision": "accept", "note": "The accepting reviewer is right."}))
+
+
+def failed_run() -> Body:
+    """api_data's run, done with every sample wrong, and no live hinted resampling of it (each caller starts one)."""
+    run = Run.objects.order_by("pk").first()
+    assert run is not None
+    Run.objects.filter(source_run=run).update(status=Run.Status.CANCELLED)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE)
+    Sample.objects.filter(run=run).update(correct=False)
+    return Body("")
+
+
 def compare_query() -> str:
     run = Run.objects.order_by("pk").first()
     assert run is not None
@@ -174,14 +200,19 @@ def compare_query() -> str:
 # Requests that a caller with the right role gets a 2xx for; writes not listed are sent an empty JSON object.
 VALID_BODIES: dict[tuple[str, str], Callable[[], Body]] = {
     ("api-runs", "POST"): lambda: Body(json.dumps({"dataset": "matrix", "k": 1, "max_tokens": 8})),
+    ("api-run-hinted", "POST"): failed_run,
+    ("api-sample-adjudication", "POST"): disagreement,
     ("api-runs-compare", "GET"): lambda: Body("", query=compare_query()),
     ("api-runs-compare", "HEAD"): lambda: Body("", query=compare_query()),
     # A registration under a new name each time (training needs finished runs with labelled judgments).
     ("api-metarm-checkpoints", "POST"): lambda: Body(
         json.dumps({"name": f"registered-{next(REGISTERED)}", "location": "/models/other-metarm"})
     ),
+    ("api-rounds", "POST"): lambda: Body(json.dumps({"name": "matrix-next"})),
     ("api-annotations", "POST"): lambda: Body(json.dumps({"query": QueryFactory.create().id, "decision": "reject"})),
     # Only queued: the test transaction never commits, so the ingestion task is never sent.
+    # Only queued: the build task is sent on commit, and the test transaction never commits.
+    ("api-releases", "POST"): lambda: Body(json.dumps({"kind": "rl_prompts", "filters": {"dataset": ["matrix"]}})),
     ("api-uploads", "POST"): lambda: Body(
         json.dumps({"id": "up-1", "prompt": "Question?", "responses": ["Yes.", "No."], "best": 0}) + "\n",
         content_type="application/x-ndjson",

@@ -30,10 +30,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from grmweb.wsgi import application
-from reviews.models import Query, Run, Upload
+from reviews.models import Query, Run, Sample, Upload
 from reviews.services.accounts import api_token_create
+from reviews.services.annotations import annotation_submit
 from reviews.services.metarm import checkpoint_activate, checkpoint_register
-from tests.factories import one_of_each
+from tests.factories import UserFactory, one_of_each
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 # An upload's body is raw JSON Lines: sent as the bytes generated for it, as for application/octet-stream.
@@ -65,21 +66,27 @@ def test_the_schema_lists_the_new_query_filters(client):
 
 def test_the_schema_describes_the_release_endpoints(client):
     paths = client.get(reverse("api-schema"), {"format": "json"}).json()["paths"]
-    assert {"/api/v1/releases/", "/api/v1/releases/{id}/", "/api/v1/releases/{id}/download/"} <= set(paths)
-    assert set(paths["/api/v1/releases/"]) == {"get"}
+    assert {"/api/v1/releases/", "/api/v1/releases/{id}/", "/api/v1/releases/{id}/files/{name}"} <= set(paths)
+    assert set(paths["/api/v1/releases/"]) == {"get", "post"}
     parameters = {p["name"] for p in paths["/api/v1/releases/"]["get"]["parameters"]}
-    assert {"name", "kind", "format", "cursor", "page_size"} <= parameters
-    download_get = paths["/api/v1/releases/{id}/download/"]["get"]
-    ok = download_get["responses"]["200"]["content"]
-    assert set(ok) == {"application/x-ndjson", "application/octet-stream"}
+    assert {"name", "kind", "status", "cursor", "page_size"} <= parameters
+    post = paths["/api/v1/releases/"]["post"]
+    assert set(post["responses"]) >= {"202", "400"}
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReleaseInRequest"
+    }
+    file_get = paths["/api/v1/releases/{id}/files/{name}"]["get"]
+    ok = file_get["responses"]["200"]["content"]
+    assert set(ok) == {"application/x-ndjson", "application/vnd.apache.parquet", "application/json"}
     assert all(media["schema"] == {"type": "string", "format": "binary"} for media in ok.values())
-    assert "404" in download_get["responses"]
+    assert {"304", "404", "409", "412"} <= set(file_get["responses"])
 
 
 @pytest.fixture(autouse=True)
 def isolated_uploads(settings, tmp_path):
-    """The uploads the API receives here go to a folder of their own."""
+    """The uploads the API receives here (and the release files api_data writes) go to folders of their own."""
     settings.GRM_UPLOAD_DIR = tmp_path / "uploads"
+    settings.GRM_RELEASE_DIR = tmp_path / "releases"
 
 
 @pytest.fixture
@@ -121,15 +128,35 @@ VALID_REQUESTS: dict[str, Callable[[], dict[str, Any]]] = {
     "POST /api/v1/runs/": lambda: {"body": {"dataset": "fuzz", "k": 1, "max_tokens": 8}},
     "POST /api/v1/annotations/": lambda: {"body": {"query": Query.objects.get().id, "decision": "reject"}},
     "POST /api/v1/runs/{id}/meta-score/": lambda: {"body": {"k_meta": 2}},
+    "POST /api/v1/runs/{id}/hinted/": lambda: failed_run(),
+    "POST /api/v1/samples/{id}/adjudication/": lambda: held_sample(),
     "GET /api/v1/runs/compare/": lambda: {"query": {"a": Run.objects.get().id, "b": Run.objects.get().id}},
+    "POST /api/v1/rounds/": lambda: {"body": {"name": "fuzz-next", "parent": 1}},
     "POST /api/v1/metarm/checkpoints/": lambda: {"body": {"name": "fuzz-registered", "location": "/models/x"}},
-    # Only queued: the test transaction never commits, so the ingestion task is never sent.
+    # Only queued: the test transaction never commits, so neither the build nor the ingestion task is sent.
+    "POST /api/v1/releases/": lambda: {"body": {"kind": "rl_prompts", "filters": {"dataset": ["fuzz"]}}},
     "POST /api/v1/uploads/": lambda: {
         "query": {"dataset": "fuzz-upload"},
         "body": b'{"prompt": "Question?", "responses": ["Yes.", "No."], "best": 0}\n',
         "media_type": "application/x-ndjson",
     },
 }
+
+
+def failed_run() -> dict[str, Any]:
+    """api_data's run done with its sample wrong: its query is resampled with the hint (no body)."""
+    Run.objects.update(status=Run.Status.DONE)
+    Sample.objects.update(correct=False)
+    return {}
+
+
+def held_sample() -> dict[str, Any]:
+    """A second reviewer rejects the sample api_data's reviewer accepted: held, for an admin to decide."""
+    sample = Sample.objects.get()
+    annotation_submit(reviewer=UserFactory.create(roles=["reviewer"]), sample=sample, decision="reject")
+    return {"body": {"decision": "reject", "note": "The rejecting reviewer is right."}}
+
+
 # Views whose path names a row of another model than their own queryset's.
 PATH_MODELS: dict[str, type[Model]] = {"/api/v1/uploads/{id}/errors/": Upload}
 
@@ -150,6 +177,9 @@ def real_path_parameters(operation: APIOperation) -> dict[str, Any]:
     view_class = resolve(operation.path.format(**dict.fromkeys(names, "1"))).func.view_class  # type: ignore[attr-defined]
     model = PATH_MODELS.get(operation.path) or view_class.queryset.model
     row = model._default_manager.order_by("pk").first()
+    if operation.path == "/api/v1/releases/{id}/files/{name}":  # the file the release's factory wrote
+        assert row is not None
+        return {"id": row.pk, "name": "train.jsonl"}
     return {name: getattr(row, getattr(view_class, "lookup_field", "pk")) for name in names}
 
 

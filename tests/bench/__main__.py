@@ -18,7 +18,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from tests.bench import ingest, metarm, review, sampling, scaling, uploads  # noqa: E402
+from tests.bench import export, ingest, metarm, review, sampling, scaling, uploads  # noqa: E402
 
 Benchmark = Callable[[], Iterator[tuple[str, float | int | str]]]
 BENCHMARKS: dict[str, Benchmark] = {
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "review": review.bench_review,
     "scaling": scaling.bench_scaling,
     "metarm": metarm.bench_metarm,
+    "export": export.bench_export,
 }
 
 

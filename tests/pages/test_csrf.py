@@ -13,10 +13,19 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from reviews.models import Annotation, ApiToken, QueueItem, ReviewQueue, Run
+from reviews.models import Adjudication, Annotation, ApiToken, QueueItem, Release, ReviewQueue, Round, Run
 from reviews.services.accounts import api_token_create
 from reviews.services.queues import QueueFilters, queue_create
-from tests.factories import DatasetFactory, QueryFactory, ResponseFactory, RunFactory, SampleFactory, VerdictFactory
+from reviews.services.rounds import round_create
+from tests.factories import (
+    DatasetFactory,
+    QueryFactory,
+    ReleaseFactory,
+    ResponseFactory,
+    RunFactory,
+    SampleFactory,
+    VerdictFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,24 +56,28 @@ ROUTES = page_routes()
 
 
 @pytest.fixture
-def url_values(admin_user) -> dict[str, Any]:
+def url_values(admin_user, settings, tmp_path) -> dict[str, Any]:
     """A real row for each URL argument a page route takes."""
+    settings.GRM_RELEASE_DIR = tmp_path / "releases"  # the release's file
     dataset = DatasetFactory.create(name="csrf")
     query = QueryFactory.create(dataset=dataset)
     for position in range(2):
         ResponseFactory.create(query=query, position=position)
     run = RunFactory.create(dataset=dataset, k=1)
-    SampleFactory.create(run=run, query=query, sample_index=0)
+    sample = SampleFactory.create(run=run, query=query, sample_index=0)
     VerdictFactory.create(run=run, query=query)
     queue = queue_create(name="csrf", dataset=dataset, run=run, filters=QueueFilters(), priority="unreviewed")
     token, _ = api_token_create(user=admin_user, name="csrf")
     return {
+        "number": round_create(name="csrf").number,
         "name": dataset.name,
         "query_id": query.pk,
+        "sample_id": sample.pk,
         "run_id": run.pk,
         "token_id": token.pk,
         "queue_id": queue.pk,
         "item_id": QueueItem.objects.get(queue=queue).pk,
+        "release_id": ReleaseFactory.create().pk,
     }
 
 
@@ -84,6 +97,10 @@ def written() -> tuple[object, ...]:
         sorted(Run.objects.values_list("status", flat=True)),
         ApiToken.objects.filter(revoked_at__isnull=True).count(),
         Annotation.objects.count(),
+        Adjudication.objects.count(),
+        Release.objects.count(),
+        Round.objects.count(),
+        sorted(Run.objects.values_list("rft_round", flat=True), key=str),
     )
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviews.errors import ApplicationError
-from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Run
+from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Round, Run
 from reviews.selectors.runs import run_accuracy
 from reviews.services.configs import defaults_ensure, model_config_for
 from reviews.services.runs import RUN_PARAMETERS, run_create_from
@@ -45,6 +45,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--meta-checkpoint", help="Meta RM checkpoint by name (default with --k-meta: the active one)."
         )
+        parser.add_argument("--round", type=int, metavar="N", help="The RFT round (by number) the run belongs to.")
         parser.add_argument("--wait", action="store_true", help="Show progress until the run ends.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -56,14 +57,17 @@ class Command(BaseCommand):
             **options,
             "model_config": self._model_config(options, default_model),
             "meta_checkpoint": self._meta_checkpoint(options["meta_checkpoint"]),
+            "rft_round": self._round(options["round"]),
         }
         try:
             run = run_create_from(dataset=dataset, params=params)
         except ApplicationError as exc:
             raise CommandError(str(exc)) from None
         model_config = run.model_config
+        in_round = f" in round {run.rft_round.number}" if run.rft_round is not None else ""
         self.stdout.write(
-            f"run {run.id}: {run.queries_total} queries x k={run.k} with {model_config.name} ({model_config.backend})"
+            f"run {run.id}: {run.queries_total} queries x k={run.k} with {model_config.name} "
+            f"({model_config.backend}){in_round}"
         )
         if options["wait"]:
             self._follow(run)
@@ -74,6 +78,14 @@ class Command(BaseCommand):
         found = MetaRmCheckpoint.objects.filter(name=name).first()
         if found is None:
             raise CommandError(f"no meta RM checkpoint named {name!r}")
+        return found
+
+    def _round(self, number: int | None) -> Round | None:
+        if number is None:
+            return None
+        found = Round.objects.filter(number=number).first() if 0 < number < 2**31 else None
+        if found is None:
+            raise CommandError(f"no RFT round {number} (create it on the rounds page or with the API)")
         return found
 
     def _model_config(self, options: dict[str, Any], default: ModelConfig) -> ModelConfig:

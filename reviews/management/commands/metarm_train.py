@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from reviews.errors import ApplicationError
-from reviews.models import MetaRmCheckpoint, Run
+from reviews.models import MetaRmCheckpoint, Release, Run
 from reviews.services.metarm import checkpoint_activate, checkpoint_train_start
 
 
@@ -18,7 +18,9 @@ class Command(BaseCommand):
     help = "Train a meta RM on the judgments of finished runs (needs a running gpu-queue worker: make run, or celery)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--run", type=int, action="append", required=True, help="A run id; repeat for several.")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--run", type=int, action="append", help="A run id; repeat for several.")
+        source.add_argument("--release", type=int, help="The id of a ready metarm release to train on instead.")
         parser.add_argument("--profile", choices=MetaRmCheckpoint.Profile.values, default="cpu")
         parser.add_argument("--base-model", default="", help="Backbone path or hub name (default: the profile's).")
         parser.add_argument("--name", default="", help="The checkpoint's name (default: from the runs).")
@@ -27,13 +29,20 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true", help="With --wait: make it the active meta RM.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        runs = list(Run.objects.filter(id__in=options["run"]).order_by("id"))
-        missing = sorted(set(options["run"]) - {run.id for run in runs})
+        wanted = options["run"] or []
+        runs = list(Run.objects.filter(id__in=wanted).order_by("id"))
+        missing = sorted(set(wanted) - {run.id for run in runs})
         if missing:
             raise CommandError(f"no run with id {', '.join(map(str, missing))}")
+        release = None
+        if options["release"] is not None:
+            release = Release.objects.filter(id=options["release"]).first()
+            if release is None:
+                raise CommandError(f"no release with id {options['release']}")
         try:
             checkpoint = checkpoint_train_start(
                 runs=runs,
+                release=release,
                 profile=options["profile"],
                 base_model=options["base_model"],
                 name=options["name"],
@@ -41,7 +50,8 @@ class Command(BaseCommand):
             )
         except ApplicationError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"meta RM {checkpoint.name} queued ({checkpoint.profile} profile, runs {options['run']})")
+        source = f"release {release}" if release is not None else f"runs {wanted}"
+        self.stdout.write(f"meta RM {checkpoint.name} queued ({checkpoint.profile} profile, {source})")
         if options["wait"]:
             self._follow(checkpoint)
             if options["activate"]:

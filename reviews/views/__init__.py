@@ -43,6 +43,7 @@ from reviews.services import accounts as account_services
 from reviews.services import metarm as metarm_services
 from reviews.services import queues as queue_services
 from reviews.services import runs as run_services
+from reviews.views.decisions import hinted_context
 from workers.grm.voting import default_k_meta
 
 
@@ -181,6 +182,7 @@ def _run_page(request: HttpRequest, run: Run, *, meta_form: MetaScoreForm | None
         "bias": page.report.bias,
         "meta": _meta_context(run),
         "meta_form": meta_form,
+        "hinted": hinted_context(request, run),
     }
     return render(request, "reviews/run_detail.html", context)
 
