@@ -170,22 +170,78 @@ def _finish(kind: str, row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in COLUMNS[kind]}
 
 
-def trajectory(kind: str, query: QueryText, run: RunInfo, sample: SampleRow) -> dict[str, Any]:
-    """An `rft_sft` or `rejected` row: the GRM prompt and the sample's whole output."""
-    prompt = _grm_prompt(run, query, sample.permutation)
-    row: dict[str, Any] = {
-        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": sample.raw_text}],
-        "input": prompt,
-        "output": sample.raw_text,
-        **_meta(query, sample.run_id, run, sample, sample.source),
-    }
+def dumps(value: Any) -> str:
+    """A value as a release's JSON Lines file writes it: no ASCII escaping, no spaces."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A GRM prompt rendered once for the samples that share it, with its JSON and the start of the
+    content hash of a trajectory row made from it (`content_id`'s canonical form up to the output)."""
+
+    text: str
+    json: str
+    hash_start: Any  # a hashlib sha256 object, copied for each row
+
+
+class Prompts:
+    """The prompts of the query being exported: its samples come together, so the cache holds one
+    query's few shown orders and empties when the next query starts (memory stays flat)."""
+
+    def __init__(self) -> None:
+        self._query: tuple[str, str] = ("", "")
+        self._prompts: dict[tuple[str, tuple[int, ...]], Prompt] = {}
+
+    def get(self, run: RunInfo, query: QueryText, permutation: Sequence[int]) -> Prompt:
+        if (query.dataset, query.external_id) != self._query:
+            self._query, self._prompts = (query.dataset, query.external_id), {}
+        key = (run.template_text, tuple(permutation))
+        prompt = self._prompts.get(key)
+        if prompt is None:
+            text = _grm_prompt(run, query, permutation)
+            escaped = json.dumps(text, ensure_ascii=False)
+            start = hashlib.sha256(f'[[{{"content": {escaped}, "role": "user"}}, {{"content": '.encode())
+            prompt = self._prompts[key] = Prompt(text, escaped, start)
+        return prompt
+
+
+def trajectory(
+    kind: str, query: QueryText, run: RunInfo, sample: SampleRow, prompts: Prompts | None = None
+) -> tuple[dict[str, Any], str]:
+    """An `rft_sft` or `rejected` row, the GRM prompt and the sample's whole output, with its JSON line.
+
+    The prompt and the output each appear twice in the row (`messages`, and `input`/`output`): they
+    are escaped once, and the line is put together from the pieces, equal to `dumps(row)` (a test
+    holds the two together), as the content hash equals `content_id(kind, row)`.
+    """
+    prompt = (prompts or Prompts()).get(run, query, sample.permutation)
+    output = json.dumps(sample.raw_text, ensure_ascii=False)
+    digest = prompt.hash_start.copy()
+    digest.update(f'{output}, "role": "assistant"}}]'.encode())
+    extra: dict[str, Any] = {}
     if kind == "rejected":  # codes comma-separated, notes one per paragraph; "" when none
-        row |= {
+        extra = {
             "reason": sample.reason,
             "failure_modes": ",".join(sample.failure_modes),
             "notes": "\n\n".join(sample.notes),
         }
-    return _finish(kind, row)
+        for name in CONTENT[kind][1:]:
+            digest.update(f", {json.dumps(extra[name], ensure_ascii=False, sort_keys=True)}".encode())
+    digest.update(b"]")
+    meta = _meta(query, sample.run_id, run, sample, sample.source) | extra
+    meta["id"] = digest.hexdigest()
+    row: dict[str, Any] = {
+        "messages": [{"role": "user", "content": prompt.text}, {"role": "assistant", "content": sample.raw_text}],
+        "input": prompt.text,
+        "output": sample.raw_text,
+        **meta,
+    }
+    line = (
+        f'{{"messages":[{{"role":"user","content":{prompt.json}}},{{"role":"assistant","content":{output}}}],'
+        f'"input":{prompt.json},"output":{output},{dumps(meta)[1:]}'
+    )
+    return row, line
 
 
 def metarm_label(sample: SampleRow) -> bool | None:

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 
 from reviews.exports.records import COLUMNS
 
-ROW_GROUP = 4096
+ROW_GROUP = 4096  # rows at most in one Parquet row group
+ROW_GROUP_BYTES = 8 << 20  # and about this much JSON text: a group's rows are held in memory until written
 SPLITS = ("train", "validation")
 
 _CHAT = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -36,15 +37,21 @@ class _Split:
         self.jsonl_path = folder / f"{name}.jsonl"
         self.parquet_path = folder / f"{name}.parquet"
         self.jsonl: IO[bytes] = self.jsonl_path.open("wb")
+        self.jsonl_sha256 = hashlib.sha256()  # hashed as written: the file is never read back
         self.parquet: pq.ParquetWriter | None = None
         self.pending: list[dict[str, Any]] = []
+        self.pending_bytes = 0
         self.rows = 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.jsonl.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+    def add(self, row: dict[str, Any], line: str | None = None) -> None:
+        data = (line if line is not None else json.dumps(row, ensure_ascii=False, separators=(",", ":"))).encode()
+        data += b"\n"
+        self.jsonl.write(data)
+        self.jsonl_sha256.update(data)
         self.pending.append(row)
+        self.pending_bytes += len(data)
         self.rows += 1
-        if len(self.pending) >= ROW_GROUP:
+        if len(self.pending) >= ROW_GROUP or self.pending_bytes >= ROW_GROUP_BYTES:
             self.flush()
 
     def flush(self) -> None:
@@ -56,6 +63,7 @@ class _Split:
             )
         self.parquet.write_table(pa.Table.from_pylist(self.pending, schema=self.schema), row_group_size=ROW_GROUP)
         self.pending = []
+        self.pending_bytes = 0
 
     def abort(self) -> None:
         """Close the files without finishing them (a failed build removes its folder)."""
@@ -84,8 +92,9 @@ class ReleaseWriter:
         self.kind = kind
         self.splits = {name: _Split(folder, name, schema(kind)) for name in SPLITS}
 
-    def add(self, row: dict[str, Any], *, validation: bool) -> None:
-        self.splits["validation" if validation else "train"].add(row)
+    def add(self, row: dict[str, Any], *, validation: bool, line: str | None = None) -> None:
+        """Add a row; `line` is its JSON when the caller has it already (equal to what dumps would give)."""
+        self.splits["validation" if validation else "train"].add(row, line)
 
     def abort(self) -> None:
         for split in self.splits.values():
@@ -102,7 +111,7 @@ class ReleaseWriter:
                         "format": "parquet" if path.suffix == ".parquet" else "jsonl",
                         "rows": split.rows,
                         "bytes": path.stat().st_size,
-                        "sha256": file_sha256(path),
+                        "sha256": split.jsonl_sha256.hexdigest() if path.suffix == ".jsonl" else file_sha256(path),
                     }
                 )
         return files

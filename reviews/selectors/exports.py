@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 
 from reviews.exports.records import QueryText, RunInfo, SampleRow
-from reviews.models import Annotation, PromptTemplate, Query, Run, Sample
+from reviews.models import Annotation, PromptTemplate, Query, Response, Run, Sample
 from reviews.selectors.datasets import subset_condition
 
 CHUNK = 2000
@@ -115,20 +115,30 @@ def default_run_info() -> RunInfo:
 
 
 def _query_texts(query_ids: set[int]) -> dict[int, QueryText]:
-    found: dict[int, QueryText] = {}
-    queries = Query.objects.filter(id__in=sorted(query_ids)).select_related("dataset").prefetch_related("responses")
-    for query in queries:
-        found[query.id] = QueryText(
-            external_id=query.external_id,
-            dataset=query.dataset.name,
-            subset=query.subset,
-            context=query.context,
-            responses=[response.text for response in query.responses.all()],
-            best_index=query.best_index,
-            rating=query.rating,
-            content_hash=query.content_hash,
+    """Two statements for a chunk's queries: their fields, then their responses in order (plain rows,
+    no model instances: this runs once per chunk of a release of any size)."""
+    ids = sorted(query_ids)
+    responses: dict[int, list[str]] = defaultdict(list)
+    for query_id, text in (
+        Response.objects.filter(query_id__in=ids).order_by("query_id", "position").values_list("query_id", "text")
+    ):
+        responses[query_id].append(text)
+    fields = ("id", "external_id", "dataset__name", "subset", "context", "best_index", "rating", "content_hash")
+    return {
+        query_id: QueryText(
+            external_id=external_id,
+            dataset=dataset,
+            subset=subset,
+            context=context,
+            responses=responses[query_id],
+            best_index=best_index,
+            rating=rating,
+            content_hash=content_hash,
         )
-    return found
+        for query_id, external_id, dataset, subset, context, best_index, rating, content_hash in (
+            Query.objects.filter(id__in=ids).values_list(*fields)
+        )
+    }
 
 
 _SAMPLE_FIELDS = (
@@ -150,12 +160,15 @@ _SAMPLE_FIELDS = (
 
 
 def export_sample_chunks(
-    samples: QuerySet[Sample], *, with_annotations: bool = False
+    samples: QuerySet[Sample], *, with_annotations: bool = False, with_reasoning: bool = True
 ) -> Iterator[tuple[list[SampleRow], dict[int, QueryText]]]:
     """The samples in chunks, ordered by (query content hash, query, run, id): a query's samples, and
     the samples of identical queries, come together. Each chunk comes with its queries' texts and, for
     `with_annotations`, the reviewers' verdicts, failure modes and notes on each sample."""
-    rows = samples.order_by("query__content_hash", "query_id", "run_id", "id").values_list(*_SAMPLE_FIELDS)
+    fields: tuple[Any, ...] = _SAMPLE_FIELDS
+    if not with_reasoning:  # principles and critique: only the metarm rows read them; "" for the others
+        fields = tuple(Value("") if name in ("principles", "critique") else F(name) for name in fields)
+    rows = samples.order_by("query__content_hash", "query_id", "run_id", "id").values_list(*fields)
     chunk: list[tuple[Any, ...]] = []
     for row in rows.iterator(chunk_size=CHUNK):
         chunk.append(row)

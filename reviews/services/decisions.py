@@ -38,8 +38,8 @@ def decisions_apply(*, sample_ids: Iterable[int]) -> int:
         for sample in samples:
             if not sample.rule_reason:
                 unruled[sample.run_id].add(sample.query_id)
-        for run_id, query_ids in unruled.items():
-            changed += _rules_store(run_id, sorted(query_ids))  # decides those samples too
+        for run_id, query_ids in unruled.items():  # decides those samples too, and writes only them
+            changed += _rules_store(run_id, sorted(query_ids), only={sample.id for sample in samples})
         changed += _apply([sample for sample in samples if sample.rule_reason])
     return changed
 
@@ -87,9 +87,11 @@ def decisions_backfill(*, run_ids: Iterable[int]) -> int:
     return done
 
 
-def _rules_store(run_id: int, query_ids: Sequence[int]) -> int:
+def _rules_store(run_id: int, query_ids: Sequence[int], only: set[int] | None = None) -> int:
     """The rule's outcome for every sample of these queries of the run (the rule judges a query's samples
-    together), then their decisions; returns how many had none."""
+    together), then their decisions; returns how many had none. `only`: write just these samples (a
+    reviewer's annotation locks its own sample; writing its siblings too would take their locks in an
+    order another reviewer's annotation could take the other way round)."""
     samples = list(
         Sample.objects.filter(run_id=run_id, query_id__in=query_ids)
         .order_by("query_id", "sample_index")
@@ -107,9 +109,11 @@ def _rules_store(run_id: int, query_ids: Sequence[int]) -> int:
         )
         for sample, rule in zip(group, rules, strict=True):
             sample.rule_reason = str(rule)
+    if only is not None:
+        samples = [sample for sample in samples if sample.id in only]
     Sample.objects.bulk_update(samples, ["rule_reason"], batch_size=500)
     _apply(samples)
-    return unruled
+    return unruled if only is None else len(samples)
 
 
 @transaction.atomic

@@ -85,6 +85,8 @@ def clean_filters(kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         runs = sorted({int(run) for run in _as_list(raw.get("run"))})
     except (TypeError, ValueError):
         raise ReleaseInvalid(f"run must be run ids, got {raw.get('run')!r}", field="run") from None
+    if any(not 0 < run < 2**63 for run in runs):
+        raise ReleaseInvalid(f"run ids are from 1 to 2**63-1, got {raw.get('run')!r}", field="run")
     if runs:
         missing_runs = sorted(set(runs) - set(Run.objects.filter(id__in=runs).values_list("id", flat=True)))
         if missing_runs:
@@ -95,7 +97,7 @@ def clean_filters(kind: str, raw: Mapping[str, Any]) -> dict[str, Any]:
             number = int(raw["round"])
         except (TypeError, ValueError):
             raise ReleaseInvalid(f"round must be a round number, got {raw['round']!r}", field="round") from None
-        if not Round.objects.filter(number=number).exists():
+        if not 0 <= number < 2**31 or not Round.objects.filter(number=number).exists():
             raise ReleaseInvalid(f"no round {number}", field="round")
         clean["round"] = number
     accepted = raw.get("reviewer_accepted")
@@ -322,7 +324,10 @@ def _write(
         infos_by_run: dict[int, records.RunInfo] = {}
         group: list[records.SampleRow] = []  # pairs: one query's samples in one run
         queries_seen: dict[int, records.QueryText] = {}  # pairs: the open group's query across chunks
-        chunks = export_selectors.export_sample_chunks(samples, with_annotations=kind in ("rejected", "metarm"))
+        prompts = records.Prompts()
+        chunks = export_selectors.export_sample_chunks(
+            samples, with_annotations=kind in ("rejected", "metarm"), with_reasoning=kind == "metarm"
+        )
         for rows, texts in chunks:
             missing = {sample.run_id for sample in rows} - set(infos_by_run)
             if missing:
@@ -337,12 +342,13 @@ def _write(
                 else:
                     run = infos_by_run[sample.run_id]
                     query = texts[sample.query_id]
+                    line = None
                     if kind == "metarm":
                         row = records.metarm(query, run, sample)
                     else:
-                        row = records.trajectory(kind, query, run, sample)
+                        row, line = records.trajectory(kind, query, run, sample, prompts)
                     if row is not None:
-                        tally.add(row, query, writer, release)
+                        tally.add(row, query, writer, release, line)
                         tally.note_run(sample.run_id, run)
                 read += 1
                 if read % PROGRESS_EVERY == 0:
@@ -422,6 +428,7 @@ class _Tally:
         self.models: set[str] = set()
         self._group = ""
         self._seen: set[str] = set()
+        self._validation = False
 
     def note_run(self, run_id: int, run: records.RunInfo) -> None:
         if run_id not in self.runs:
@@ -429,15 +436,18 @@ class _Tally:
             self.templates.add(run.template)
             self.models.add(run.model)
 
-    def add(self, row: dict[str, Any], query: records.QueryText, writer: Any, release: Release) -> None:
-        if query.content_hash != self._group:
+    def add(
+        self, row: dict[str, Any], query: records.QueryText, writer: Any, release: Release, line: str | None = None
+    ) -> None:
+        if query.content_hash != self._group:  # a new query: its side of the split, once
             self._group, self._seen = query.content_hash, set()
+            self._validation = records.validation_side(query, seed=release.seed, fraction=release.validation_fraction)
         if row["id"] in self._seen:
             self.duplicates += 1
             return
         self._seen.add(row["id"])
-        validation = records.validation_side(query, seed=release.seed, fraction=release.validation_fraction)
-        writer.add(row, validation=validation)
+        validation = self._validation
+        writer.add(row, validation=validation, line=line)
         self.splits["validation" if validation else "train"] += 1
         self.subsets[query.subset or "(none)"] += 1
         label_column = records.LABEL_COLUMN[self.kind]

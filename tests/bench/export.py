@@ -45,9 +45,10 @@ RUNS = 4
 DATASET = "bench-export"
 SUBSETS = ["chat", "reasoning", "safety", "code"]
 
-# What the exporter reads (reviews.selectors.exports), as three plain statements.
+# What the exporter reads for rft_sft (reviews.selectors.exports; principles and critique only for
+# metarm), as three plain statements.
 _COPY_SAMPLES = (
-    "COPY (SELECT s.id, s.run_id, s.query_id, s.sample_index, s.permutation, s.raw_text, s.principles, s.critique, "
+    "COPY (SELECT s.id, s.run_id, s.query_id, s.sample_index, s.permutation, s.raw_text, "
     "s.hinted, s.correct, s.parse_status, s.decision, s.decision_reason, s.decision_source "
     "FROM reviews_sample s JOIN reviews_query q ON q.id = s.query_id "
     "WHERE s.decision = 'accept' ORDER BY q.content_hash, s.query_id, s.run_id, s.id) TO STDOUT"

@@ -250,6 +250,8 @@ def test_filters_are_checked_and_named(world):
         ({"dataset": ["nope"]}, "dataset"),
         ({"run": [999999]}, "run"),
         ({"run": ["x"]}, "run"),
+        ({"run": [10**20]}, "run"),
+        ({"round": 10**20}, "round"),
         ({"round": 5}, "round"),
         ({"since": "yesterday"}, "since"),
         ({"failure_mode": "nope"}, "failure_mode"),
