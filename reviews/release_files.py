@@ -33,11 +33,6 @@ class ReleaseFile:
         return CONTENT_TYPES.get(self.path.suffix, "application/octet-stream")
 
 
-def release_file_names(release: Release) -> list[str]:
-    """What can be downloaded from a ready release: its data files, then its manifest."""
-    return [str(file["name"]) for file in release.files] + [MANIFEST]
-
-
 def release_file(*, release: Release, name: str) -> ReleaseFile | None:
     """The release's file called `name`, or None when the manifest lists no such file. Conflict while
     the release is not ready (its files are being written, or it failed and has none)."""
