@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +35,10 @@ _SAMPLE_META = {
     "source": "string",
 }
 COLUMNS: dict[str, dict[str, str]] = {
-    "rft_sft": {"messages": "chat", "input": "string", "output": "string", **_SAMPLE_META},
+    "rft_sft": {"prompt": "chat", "completion": "chat", **_SAMPLE_META},
     "rejected": {
-        "messages": "chat",
-        "input": "string",
-        "output": "string",
+        "prompt": "chat",
+        "completion": "chat",
         **_SAMPLE_META,
         "reason": "string",
         "failure_modes": "string",
@@ -77,8 +76,8 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 # The columns a row's content hash covers: what a trainer sees. Two rows equal there are duplicates.
 CONTENT: dict[str, tuple[str, ...]] = {
-    "rft_sft": ("messages",),
-    "rejected": ("messages", "reason", "failure_modes", "notes"),  # what people said is part of the row
+    "rft_sft": ("prompt", "completion"),
+    "rejected": ("prompt", "completion", "reason", "failure_modes", "notes"),  # what people said is part of the row
     "metarm": ("prompt", "completion", "label"),
     "pairs": ("prompt", "chosen", "rejected"),
     "rl_prompts": ("prompt", "label"),
@@ -108,9 +107,10 @@ class RunInfo:
     model: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SampleRow:
-    """One stored sample with its decision (GRM_SPEC 6, issue 11), as the exporter reads it."""
+    """One stored sample with its decision (GRM_SPEC 6, issue 11), as the exporter reads it. Not frozen:
+    a release makes one per sample, and a frozen dataclass's __init__ costs several times more."""
 
     id: int
     run_id: int
@@ -170,76 +170,132 @@ def _finish(kind: str, row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in COLUMNS[kind]}
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A string as JSON, without ASCII escaping: what json.dumps(text, ensure_ascii=False) gives, minus its
+# per-call encoder (an export escapes a million outputs).
+json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
 def dumps(value: Any) -> str:
     """A value as a release's JSON Lines file writes it: no ASCII escaping, no spaces."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """A GRM prompt rendered once for the samples that share it, with its JSON and the start of the
-    content hash of a trajectory row made from it (`content_id`'s canonical form up to the output)."""
+    """A GRM prompt rendered once for the samples that share it: its conversation (one list, shared by
+    their rows, never changed), its JSON as a line holds it, and the start of the content hash of a
+    trajectory row made from it (`content_id`'s canonical form up to the output)."""
 
-    text: str
-    json: str
+    chat: list[Message]
+    json: bytes
     hash_start: Any  # a hashlib sha256 object, copied for each row
 
 
 class Prompts:
-    """The prompts of the query being exported: its samples come together, so the cache holds one
-    query's few shown orders and empties when the next query starts (memory stays flat)."""
+    """What the rows of the query being exported share: its prompts (a few shown orders) and the JSON of
+    its columns that are the same for every sample of a run. Its samples come together, so the cache
+    empties when the next query starts (memory stays flat)."""
 
     def __init__(self) -> None:
         self._query: tuple[str, str] = ("", "")
         self._prompts: dict[tuple[str, tuple[int, ...]], Prompt] = {}
+        self._columns: dict[int, tuple[bytes, bytes]] = {}
+
+    def _for(self, query: QueryText) -> None:
+        if (query.dataset, query.external_id) != self._query:
+            self._query, self._prompts, self._columns = (query.dataset, query.external_id), {}, {}
 
     def get(self, run: RunInfo, query: QueryText, permutation: Sequence[int]) -> Prompt:
-        if (query.dataset, query.external_id) != self._query:
-            self._query, self._prompts = (query.dataset, query.external_id), {}
+        self._for(query)
         key = (run.template_text, tuple(permutation))
         prompt = self._prompts.get(key)
         if prompt is None:
             text = _grm_prompt(run, query, permutation)
-            escaped = json.dumps(text, ensure_ascii=False)
-            start = hashlib.sha256(f'[[{{"content": {escaped}, "role": "user"}}, {{"content": '.encode())
-            prompt = self._prompts[key] = Prompt(text, escaped, start)
+            escaped = json_string(text)
+            start = _sha256(f'[[{{"content": {escaped}, "role": "user"}}], [{{"content": '.encode())
+            chat: list[Message] = [{"role": "user", "content": text}]
+            prompt = self._prompts[key] = Prompt(chat, f'[{{"role":"user","content":{escaped}}}]'.encode(), start)
         return prompt
+
+    def columns(self, query: QueryText, run_id: int, run: RunInfo) -> tuple[bytes, bytes]:
+        """The JSON of a sample row's columns fixed by its query and run: `"query_id"` to `"run_id"`,
+        and `"template"` with `"model"` (_meta's order)."""
+        self._for(query)
+        columns = self._columns.get(run_id)
+        if columns is None:
+            head = dumps({"query_id": query.external_id, "dataset": query.dataset, "subset": query.subset})
+            tail = dumps({"template": run.template, "model": run.model})
+            columns = self._columns[run_id] = (f'{head[1:-1]},"run_id":{run_id},'.encode(), tail[1:-1].encode())
+        return columns
+
+
+_BOOL = {True: b"true", False: b"false"}
+
+
+def _sha256(data: bytes) -> Any:
+    """hashlib.sha256(data), fed in pieces under 2,048 bytes: hashlib lets go of the GIL for a longer
+    piece, and the build's thread then waits behind its writer threads to get it back (measured: most
+    of the time the main thread spent hashing prompts was that wait)."""
+    digest = hashlib.sha256()
+    for start in range(0, len(data), 2000):
+        digest.update(data[start : start + 2000])
+    return digest
 
 
 def trajectory(
     kind: str, query: QueryText, run: RunInfo, sample: SampleRow, prompts: Prompts | None = None
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], bytes]:
     """An `rft_sft` or `rejected` row, the GRM prompt and the sample's whole output, with its JSON line.
 
-    The prompt and the output each appear twice in the row (`messages`, and `input`/`output`): they
-    are escaped once, and the line is put together from the pieces, equal to `dumps(row)` (a test
-    holds the two together), as the content hash equals `content_id(kind, row)`.
+    The line is put together from pieces escaped once (the prompt once for the samples that share it),
+    equal to `dumps(row)` (a test holds the two together), as the content hash equals
+    `content_id(kind, row)`.
     """
-    prompt = (prompts or Prompts()).get(run, query, sample.permutation)
-    output = json.dumps(sample.raw_text, ensure_ascii=False)
+    prompts = prompts or Prompts()
+    prompt = prompts.get(run, query, sample.permutation)
+    head, tail = prompts.columns(query, sample.run_id, run)
+    output = json_string(sample.raw_text).encode()
     digest = prompt.hash_start.copy()
-    digest.update(f'{output}, "role": "assistant"}}]'.encode())
+    digest.update(output)
+    digest.update(b', "role": "assistant"}]')
     extra: dict[str, Any] = {}
+    extra_json = b""
     if kind == "rejected":  # codes comma-separated, notes one per paragraph; "" when none
         extra = {
             "reason": sample.reason,
             "failure_modes": ",".join(sample.failure_modes),
             "notes": "\n\n".join(sample.notes),
         }
-        for name in CONTENT[kind][1:]:
+        for name in CONTENT[kind][2:]:
             digest.update(f", {json.dumps(extra[name], ensure_ascii=False, sort_keys=True)}".encode())
+        extra_json = b"," + dumps(extra)[1:-1].encode()
     digest.update(b"]")
+    row_id = digest.hexdigest()
     meta = _meta(query, sample.run_id, run, sample, sample.source) | extra
-    meta["id"] = digest.hexdigest()
+    meta["id"] = row_id
     row: dict[str, Any] = {
-        "messages": [{"role": "user", "content": prompt.text}, {"role": "assistant", "content": sample.raw_text}],
-        "input": prompt.text,
-        "output": sample.raw_text,
+        "prompt": prompt.chat,
+        "completion": [{"role": "assistant", "content": sample.raw_text}],
         **meta,
     }
-    line = (
-        f'{{"messages":[{{"role":"user","content":{prompt.json}}},{{"role":"assistant","content":{output}}}],'
-        f'"input":{prompt.json},"output":{output},{dumps(meta)[1:]}'
+    line = b"".join(
+        (
+            b'{"prompt":',
+            prompt.json,
+            b',"completion":[{"role":"assistant","content":',
+            output,
+            b'}],"id":"',
+            row_id.encode(),
+            b'",',
+            head,
+            b'"sample_index":%d,"hinted":%s,' % (sample.sample_index, _BOOL[sample.hinted]),
+            tail,
+            b',"source":',
+            json_string(sample.source).encode(),
+            extra_json,
+            b"}",
+        )
     )
     return row, line
 

@@ -56,7 +56,13 @@ class Query(models.Model):
                 condition=Q(rating__isnull=True) | Q(rating__gte=0, rating__lte=10), name="query_rating_0_10"
             ),
         ]
-        indexes = [models.Index(fields=["dataset", "subset"], name="query_dataset_subset")]
+        indexes = [
+            models.Index(fields=["dataset", "subset"], name="query_dataset_subset"),
+            # A release reads samples in the order of their query's content (duplicates side by side):
+            # with this index PostgreSQL streams that order from the first row, sorting only the few
+            # samples of each query, instead of sorting the whole selection before the first row.
+            models.Index(fields=["content_hash"], name="query_content_hash"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset_id}:{self.external_id}"

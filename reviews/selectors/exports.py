@@ -3,19 +3,26 @@ their prompts need, in an order that puts duplicates side by side (by the query'
 
 from __future__ import annotations
 
+import functools
+import json
+import queue
+import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 
 from reviews.exports.records import QueryText, RunInfo, SampleRow
 from reviews.models import Annotation, PromptTemplate, Query, Response, Run, Sample
 from reviews.selectors.datasets import subset_condition
 
 CHUNK = 2000
+READ_AHEAD = 2  # chunks read before the caller asks: a few MB
 
 
 @dataclass(frozen=True)
@@ -159,27 +166,102 @@ _SAMPLE_FIELDS = (
 )
 
 
+Chunk = tuple[list[SampleRow], dict[int, QueryText]]
+
+
 def export_sample_chunks(
-    samples: QuerySet[Sample], *, with_annotations: bool = False, with_reasoning: bool = True
-) -> Iterator[tuple[list[SampleRow], dict[int, QueryText]]]:
+    samples: QuerySet[Sample],
+    *,
+    with_annotations: bool = False,
+    with_reasoning: bool = True,
+    read_ahead: bool | None = None,
+) -> Iterator[Chunk]:
     """The samples in chunks, ordered by (query content hash, query, run, id): a query's samples, and
     the samples of identical queries, come together. Each chunk comes with its queries' texts and, for
-    `with_annotations`, the reviewers' verdicts, failure modes and notes on each sample."""
-    fields: tuple[Any, ...] = _SAMPLE_FIELDS
+    `with_annotations`, the reviewers' verdicts, failure modes and notes on each sample.
+
+    `read_ahead` (by default: on PostgreSQL, outside a transaction, as a worker builds) reads in a
+    thread of its own, on a connection of its own, while the caller works on the chunk before: the
+    caller never waits for the database. That connection reads in one REPEATABLE READ transaction, so
+    the chunks are one snapshot of the database, streamed as PostgreSQL sorts them. Inside a
+    transaction (a test's, or a caller's atomic block) the chunks are read inline, since another
+    connection would not see its uncommitted rows; SQLite reads inline too (a reading transaction
+    there would hold up the caller's progress writes).
+    """
+    if read_ahead is None:
+        read_ahead = connection.vendor == "postgresql" and not connection.in_atomic_block
+    chunks = functools.partial(_sample_chunks, samples, with_annotations, with_reasoning)
+    return _read_ahead(chunks) if read_ahead else chunks()
+
+
+def _read_ahead(chunks: Callable[[], Iterator[Chunk]]) -> Iterator[Chunk]:
+    """`chunks()` run in a reading thread, at most READ_AHEAD chunks ahead of the caller. Its error is
+    raised in the caller; the caller stopping early stops it (and its transaction rolls back)."""
+    ready: queue.Queue[tuple[Chunk | None, BaseException | None]] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def hand(item: tuple[Chunk | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:  # the transaction's first statement
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                for chunk in chunks():
+                    if not hand((chunk, None)):
+                        return
+            hand((None, None))
+        except BaseException as error:  # raised again in the caller's thread
+            hand((None, error))
+        finally:
+            connection.close()  # this thread's own connection
+
+    reader = threading.Thread(target=read, name="release-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            chunk, error = ready.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _sample_chunks(samples: QuerySet[Sample], with_annotations: bool, with_reasoning: bool) -> Iterator[Chunk]:
+    fields: list[Any] = [F(name) for name in _SAMPLE_FIELDS]
+    # The shown order as its JSON text: a run shows a query's responses in a few orders, parsed once
+    # each below, where Django's JSONField would decode every row's.
+    fields[_SAMPLE_FIELDS.index("permutation")] = Cast("permutation", TextField())
     if not with_reasoning:  # principles and critique: only the metarm rows read them; "" for the others
-        fields = tuple(Value("") if name in ("principles", "critique") else F(name) for name in fields)
+        for name in ("principles", "critique"):
+            fields[_SAMPLE_FIELDS.index(name)] = Value("")
     rows = samples.order_by("query__content_hash", "query_id", "run_id", "id").values_list(*fields)
     chunk: list[tuple[Any, ...]] = []
+    permutations: dict[str, list[int]] = {}
     for row in rows.iterator(chunk_size=CHUNK):
         chunk.append(row)
         if len(chunk) >= CHUNK:
-            yield _materialize(chunk, with_annotations)
+            yield _materialize(chunk, with_annotations, permutations)
             chunk = []
     if chunk:
-        yield _materialize(chunk, with_annotations)
+        yield _materialize(chunk, with_annotations, permutations)
 
 
-def _materialize(chunk: list[tuple[Any, ...]], with_annotations: bool) -> tuple[list[SampleRow], dict[int, QueryText]]:
+def _materialize(
+    chunk: list[tuple[Any, ...]], with_annotations: bool, permutations: dict[str, list[int]]
+) -> tuple[list[SampleRow], dict[int, QueryText]]:
     modes: dict[int, set[str]] = defaultdict(set)
     notes: dict[int, list[str]] = defaultdict(list)
     verdicts: dict[int, list[str]] = defaultdict(list)
@@ -193,8 +275,28 @@ def _materialize(chunk: list[tuple[Any, ...]], with_annotations: bool) -> tuple[
         tagged = Annotation.objects.filter(sample_id__in=ids, failure_modes__isnull=False)
         for sample_id, code in tagged.values_list("sample_id", "failure_modes__code"):
             modes[sample_id].add(code)
-    samples = [
-        SampleRow(
+    samples = []
+    accept, reject, ok = Annotation.Decision.ACCEPT, Annotation.Decision.REJECT, Sample.ParseStatus.OK
+    for (
+        sample_id,
+        run_id,
+        query_id,
+        index,
+        permutation_json,
+        raw_text,
+        principles,
+        critique,
+        hinted,
+        correct,
+        parse_status,
+        decision,
+        reason,
+        source,
+    ) in chunk:
+        permutation = permutations.get(permutation_json)
+        if permutation is None:
+            permutation = permutations[permutation_json] = json.loads(permutation_json)
+        row = SampleRow(
             id=sample_id,
             run_id=run_id,
             query_id=query_id,
@@ -205,32 +307,17 @@ def _materialize(chunk: list[tuple[Any, ...]], with_annotations: bool) -> tuple[
             critique=critique,
             hinted=hinted,
             correct=correct,
-            parsed=parse_status == Sample.ParseStatus.OK,
+            parsed=parse_status == ok,
             decision=decision,
             reason=reason,
             source=source,
-            failure_modes=sorted(modes[sample_id]),
-            notes=notes[sample_id],
-            accepts=verdicts[sample_id].count(Annotation.Decision.ACCEPT),
-            rejects=verdicts[sample_id].count(Annotation.Decision.REJECT),
         )
-        for (
-            sample_id,
-            run_id,
-            query_id,
-            index,
-            permutation,
-            raw_text,
-            principles,
-            critique,
-            hinted,
-            correct,
-            parse_status,
-            decision,
-            reason,
-            source,
-        ) in chunk
-    ]
+        if sample_id in verdicts or sample_id in modes:
+            row.failure_modes = sorted(modes.get(sample_id, ()))
+            row.notes = notes.get(sample_id, [])
+            row.accepts = verdicts[sample_id].count(accept)
+            row.rejects = verdicts[sample_id].count(reject)
+        samples.append(row)
     return samples, _query_texts({sample.query_id for sample in samples})
 
 

@@ -39,7 +39,7 @@ FILTER_KEYS = ("dataset", "subset", "run", "round", "reviewer_accepted", "failur
 SAMPLE_ONLY = ("reviewer_accepted", "failure_mode")
 PROGRESS_EVERY = 10_000
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rft_sft and rejected rows hold prompt and completion (1: messages, input, output)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -437,7 +437,7 @@ class _Tally:
             self.models.add(run.model)
 
     def add(
-        self, row: dict[str, Any], query: records.QueryText, writer: Any, release: Release, line: str | None = None
+        self, row: dict[str, Any], query: records.QueryText, writer: Any, release: Release, line: bytes | None = None
     ) -> None:
         if query.content_hash != self._group:  # a new query: its side of the split, once
             self._group, self._seen = query.content_hash, set()

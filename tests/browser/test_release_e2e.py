@@ -105,8 +105,8 @@ def test_upload_run_review_release_and_train_a_meta_rm(
     sft = built(release_create(kind="rft_sft", filters={"run": [run.id]}, created_by=admin_user))
     accepted = Sample.objects.filter(run=run, decision="accept")
     assert sft.counts["rows"] + sft.counts["duplicates_dropped"] == accepted.count() > 0
-    assert all(row["messages"][1]["role"] == "assistant" for row in release_rows(sft))
-    assert rejected.raw_text not in {row["output"] for row in release_rows(sft)}
+    assert all(row["completion"][0]["role"] == "assistant" for row in release_rows(sft))
+    assert rejected.raw_text not in {row["completion"][0]["content"] for row in release_rows(sft)}
 
     meta = built(release_create(kind="metarm", filters={"run": [run.id]}, created_by=admin_user))
     labels = {(row["query_id"], row["sample_index"]): row for row in release_rows(meta)}

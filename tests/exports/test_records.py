@@ -21,9 +21,9 @@ TRICKY = 'Quotes " and \\ backslashes, a tab\t, a newline\n, unicode é ∑ 😀
 
 def query(text: str) -> QueryText:
     return QueryText(
-        external_id="q-1",
-        dataset="data",
-        subset="chat",
+        external_id=f"q-1 {text}",
+        dataset=f"data {text}",
+        subset=f"chat {text}",
         context=[{"role": "user", "content": text}],
         responses=[f"One: {text}", "Two."],
         best_index=0,
@@ -32,10 +32,10 @@ def query(text: str) -> QueryText:
     )
 
 
-def sample(raw: str, index: int, permutation: list[int]) -> SampleRow:
+def sample(raw: str, index: int, permutation: list[int], run_id: int = 3) -> SampleRow:
     return SampleRow(
         id=index,
-        run_id=3,
+        run_id=run_id,
         query_id=1,
         sample_index=index,
         permutation=permutation,
@@ -55,11 +55,16 @@ def sample(raw: str, index: int, permutation: list[int]) -> SampleRow:
 
 @pytest.mark.parametrize("kind", ["rft_sft", "rejected"])
 def test_a_trajectorys_line_and_id_are_the_plain_ones(kind):
-    template = BUILT_IN_TEMPLATES[0]
-    run = RunInfo(template_text=template.text, template="t v1", model="m")
-    prompts = Prompts()
-    for index, permutation in enumerate([[0, 1], [1, 0], [0, 1]]):
-        row, line = trajectory(kind, query(TRICKY), run, sample(f"{TRICKY} {index}", index, permutation), prompts)
-        assert line == dumps(row)
+    runs = {
+        3: RunInfo(template_text=BUILT_IN_TEMPLATES[0].text, template=f"t v1 {TRICKY}", model=f"m {TRICKY}"),
+        4: RunInfo(template_text=BUILT_IN_TEMPLATES[1].text, template="t2 v1", model="m2"),
+    }
+    prompts = Prompts()  # shared, as a build shares it: what it caches must not leak between runs or queries
+    cases = [(TRICKY, 3, [0, 1]), (TRICKY, 4, [0, 1]), (TRICKY, 3, [1, 0]), (TRICKY, 3, [0, 1]), ("other", 3, [0, 1])]
+    for index, (text, run_id, permutation) in enumerate(cases):
+        the_sample = sample(f"{TRICKY} {index}", index, permutation, run_id)
+        row, line = trajectory(kind, query(text), runs[run_id], the_sample, prompts)
+        assert line == dumps(row).encode()
         assert row["id"] == content_id(kind, {**row, "id": ""})
-        assert row["messages"][0]["content"] == row["input"]
+        assert (row["run_id"], row["template"], row["query_id"]) == (run_id, runs[run_id].template, f"q-1 {text}")
+        assert row["completion"] == [{"role": "assistant", "content": the_sample.raw_text}]

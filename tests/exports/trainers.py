@@ -29,7 +29,7 @@ METADATA = {
     "model": "str",
     "source": "str",
 }
-RFT_SFT = {"messages": ("user", "assistant"), "input": "str", "output": "str", **METADATA}
+RFT_SFT = {"prompt": ("user",), "completion": ("assistant",), **METADATA}
 COLUMNS: dict[str, dict[str, Any]] = {
     "rft_sft": RFT_SFT,
     "rejected": {**RFT_SFT, "reason": "str", "failure_modes": "str", "notes": "str"},
@@ -112,8 +112,8 @@ def assert_columns(kind: str, dataset: Any) -> None:
                     assert all(isinstance(message["content"], str) for message in row[column])
         if kind in ("rft_sft", "rejected"):
             for row in part:
-                assert row["input"] == row["messages"][0]["content"], f"{kind}/{split}: input is not the user turn"
-                assert row["output"] == row["messages"][1]["content"], f"{kind}/{split}: output is not the judgment"
+                prompt = row["prompt"][0]["content"]
+                assert "[The Begin of Response 1]" in prompt, f"{kind}/{split}: the prompt is not a GRM prompt"
 
 
 def _feature_problem(feature: Any, spec: Any) -> str | None:
@@ -164,11 +164,12 @@ def _common_args(out_dir: Path | str) -> dict[str, Any]:
 
 
 def sft_one_step(
-    folder: Path | str, model_dir: Path | str, out_dir: Path | str, *, max_length: int = 512, builder: str = "json"
+    folder: Path | str, model_dir: Path | str, out_dir: Path | str, *, max_length: int = 2048, builder: str = "json"
 ) -> float:
-    """The loss of one `SFTTrainer` step on an rft_sft release's train split. TRL reads the `messages`
-    column (conversational language modelling) and its trainer drops the other columns itself; sequences
-    longer than max_length are truncated."""
+    """The loss of one `SFTTrainer` step on an rft_sft release's train split. TRL reads `prompt` and
+    `completion` (conversational prompt-completion: the loss is on the completion, the judgment, only)
+    and drops the other columns itself. Sequences longer than max_length are truncated from the end, so
+    max_length must exceed the GRM prompt (about 1,500 tokens) or no completion token is left to learn."""
     from trl import SFTConfig, SFTTrainer
 
     trainer = SFTTrainer(

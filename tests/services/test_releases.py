@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection, transaction
 
 from reviews.errors import ReleaseInvalid
 from reviews.models import FailureMode, Release, Round, Sample
@@ -119,18 +122,17 @@ def test_rule_outcomes_are_stored_for_every_sample(world):
     assert (broken.rule_reason, broken.decision) == ("parse_failure", "reject")
 
 
-def test_rft_sft_holds_accepted_trajectories_as_messages_and_input_output(world):
+def test_rft_sft_holds_accepted_trajectories_as_prompt_and_completion(world):
     release = build("rft_sft", filters={"run": [world["run"].id]}, validation_fraction=0)
     assert release.status == Release.Status.READY, release.error_message
     got = rows(release)
     assert sorted(row["query_id"] for row in got) == ["broken", "mixed"]
     row = got[0]
-    assert row["messages"][0]["role"] == "user"
-    assert row["messages"][1] == {"role": "assistant", "content": RIGHT}
-    assert row["input"] == row["messages"][0]["content"]
-    assert row["output"] == RIGHT
-    assert "[The Begin of Response 1]" in row["input"]
-    assert "Right answer to" in row["input"]
+    [prompt] = row["prompt"]
+    assert prompt["role"] == "user"
+    assert row["completion"] == [{"role": "assistant", "content": RIGHT}]
+    assert "[The Begin of Response 1]" in prompt["content"]
+    assert "Right answer to" in prompt["content"]
     assert (row["run_id"], row["source"], row["hinted"]) == (world["run"].id, "rule", False)
     assert list(row) == list(json.loads(json.dumps(row)))  # key order is the schema's
 
@@ -378,3 +380,77 @@ def test_one_build_at_a_time_and_a_superseded_build_records_nothing(world, monke
     folder = release_folder(built)
     assert sorted(path.name for path in folder.iterdir()) == ["manifest.json", "train.jsonl", "train.parquet"]
     assert not [path for path in folder.parent.iterdir() if path.name.startswith(".")]  # no work folder left
+
+
+needs_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="reading ahead is PostgreSQL's path; SQLite always reads inline"
+)
+
+
+def _readers() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "release-reader"]
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_build_reading_ahead_writes_what_an_inline_build_writes(world, monkeypatch):
+    from reviews.selectors import exports
+
+    monkeypatch.setattr(exports, "CHUNK", 2)  # many chunks, so the reader runs ahead of the builder
+    calls = []
+    real = exports._read_ahead
+
+    def counted(chunks):
+        calls.append(chunks)
+        return real(chunks)
+
+    monkeypatch.setattr(exports, "_read_ahead", counted)
+    for kind in ("rft_sft", "rejected", "metarm", "pairs"):
+        ahead = build(kind, filters={"run": [world["run"].id]}, name=f"ahead-{kind}")
+        with transaction.atomic():  # inside a transaction the rows are read inline
+            inline = build(kind, filters={"run": [world["run"].id]}, name=f"inline-{kind}")
+        assert ahead.status == inline.status == Release.Status.READY, (ahead.error_message, inline.error_message)
+        assert ahead.sha256 == inline.sha256
+        assert ahead.counts == inline.counts
+    assert len(calls) == 4  # the builds outside a transaction read ahead; the others did not
+    assert _readers() == []  # every reader has ended and closed its connection
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reading_error_fails_the_build_with_its_message_and_stops_the_reader(world, monkeypatch):
+    from reviews.selectors import exports
+
+    monkeypatch.setattr(exports, "CHUNK", 1)  # a chunk per sample: the error comes after the first
+    real = exports._query_texts
+    seen = []
+
+    def failing(ids):
+        seen.append(ids)
+        if len(seen) == 2:
+            raise OSError("the database went away mid-read")
+        return real(ids)
+
+    monkeypatch.setattr(exports, "_query_texts", failing)
+    release = build("pairs", filters={"run": [world["run"].id]})
+    assert len(seen) == 2
+    assert release.status == Release.Status.FAILED
+    assert "went away mid-read" in release.error_message
+    assert not release_folder(release).exists()
+    assert _readers() == []
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_caller_that_stops_early_stops_the_reader(world, monkeypatch):
+    from reviews.selectors import exports
+
+    monkeypatch.setattr(exports, "CHUNK", 1)
+    samples = exports.export_samples(kind="pairs", filters=exports.ExportFilters())
+    chunks = exports.export_sample_chunks(samples)
+    assert isinstance(chunks, Generator)
+    first, _texts = next(chunks)
+    assert len(first) == 1
+    assert len(_readers()) == 1
+    chunks.close()
+    assert _readers() == []

@@ -8,6 +8,7 @@ and `{n}`; only these exact names are replaced, so other braces in a user's temp
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,8 +159,23 @@ def score_example(n: int) -> str:
     return "\\boxed{" + ", ".join(["x"] * n) + "}"
 
 
+@functools.lru_cache(maxsize=64)
+def _pieces(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The template split once at its placeholders: the literal texts (one more than the names) and the
+    placeholder names between them. Rendering joins them: an export renders a prompt per query."""
+    texts: list[str] = []
+    names: list[str] = []
+    end = 0
+    for match in _PLACEHOLDER.finditer(template):
+        texts.append(template[end : match.start()])
+        names.append(match.group(1))
+        end = match.end()
+    texts.append(template[end:])
+    return tuple(texts), tuple(names)
+
+
 def uses_placeholder(template: str, name: str) -> bool:
-    return any(match.group(1) == name for match in _PLACEHOLDER.finditer(template))
+    return name in _pieces(template)[1]
 
 
 def render(template: str, *, context: str, responses: Sequence[str]) -> str:
@@ -167,17 +183,21 @@ def render(template: str, *, context: str, responses: Sequence[str]) -> str:
 
     Raises ValueError when the template shows one response (`{response}`) and there are not exactly one.
     """
-    if uses_placeholder(template, "response") and len(responses) != 1:
+    texts, names = _pieces(template)
+    if "response" in names and len(responses) != 1:
         raise ValueError(
             f"the template shows a single response ({{response}}) but the query has {len(responses)} responses"
         )
     values = {
         "context": context,
-        "responses": response_blocks(responses),
+        "responses": response_blocks(responses) if "responses" in names else "",
         "response": responses[0] if len(responses) == 1 else "",
         "score_example": score_example(len(responses)),
         "n": str(len(responses)),
     }
     # One pass: text substituted for a placeholder is never scanned again, so a response that
     # contains "{n}" or "{responses}" (code, LaTeX) reaches the model unchanged.
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    parts = [texts[0]]
+    for name, text in zip(names, texts[1:], strict=True):
+        parts += (values[name], text)
+    return "".join(parts)
