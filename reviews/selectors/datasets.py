@@ -103,7 +103,10 @@ def query_page(*, dataset_name: str, query_id: int, run_id: int | None = None) -
     query = Query.objects.select_related("dataset").get(dataset__name=dataset_name, id=query_id)
     responses = list(query.responses.all())
     runs = list(
-        Run.objects.filter(verdicts__query=query).select_related("model_config").order_by("-created_at").distinct()
+        Run.objects.filter(verdicts__query=query)
+        .select_related("model_config", "template")  # the template's score range reads the raw outputs
+        .order_by("-created_at")
+        .distinct()
     )
     run = next((r for r in runs if r.pk == run_id), runs[0] if runs else None)
     page = QueryPage(query, responses, runs, run)

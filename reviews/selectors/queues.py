@@ -52,7 +52,9 @@ class ReviewItem:
 def review_item(*, item: QueueItem, reviewer: User) -> ReviewItem:
     """The item with its query, responses, the run's k samples of that query, the verdict, and the
     reviewer's own earlier annotation (six SQL statements for any k and any number of responses)."""
-    item = QueueItem.objects.select_related("queue", "query", "query__dataset", "sample").get(pk=item.pk)
+    item = QueueItem.objects.select_related("queue", "queue__run__template", "query", "query__dataset", "sample").get(
+        pk=item.pk
+    )  # the run's template: its score range reads the raw outputs
     query = item.query
     responses = list(query.responses.all())
     samples: list[Sample] = []

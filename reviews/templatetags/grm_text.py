@@ -13,13 +13,15 @@ from collections.abc import Sequence
 
 import nh3
 from django import template
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+
+from workers.grm.parsing import anatomy
 
 register = template.Library()
 
@@ -130,3 +132,26 @@ def markdown_filter(value: object) -> SafeString:
 def plain_preview_filter(value: object, limit: int | str = PREVIEW_DEFAULT_CHARS) -> SafeString:
     """`{{ text|plain_preview:200 }}`: a one-line, escaped excerpt for tables and lists."""
     return escape(plain_preview_text("" if value is None else str(value), int(limit)))
+
+
+@register.simple_tag
+def raw_output(sample: object, n_responses: int, score_low: int = 1, score_high: int = 10) -> SafeString:
+    """A sample's whole output as the model wrote it, escaped, with what the parser read highlighted
+    (principles, critique, the score line: workers.grm.parsing.anatomy) and notes where parsing gave up
+    and where forced scores begin. For a `<pre>`: the text keeps its line breaks."""
+    parts = anatomy(
+        str(getattr(sample, "raw_text", "")),
+        int(n_responses),
+        low=int(score_low),
+        high=int(score_high),
+        forced=bool(getattr(sample, "forced", False)),
+    )
+    html = []
+    for part in parts:
+        if part.kind in ("gave_up", "forced"):
+            html.append(format_html('<span class="raw-note raw-{}" role="note">{}</span>', part.kind, part.note))
+        elif part.kind == "text":
+            html.append(escape(part.text))
+        else:
+            html.append(format_html('<mark class="raw-{}" title="{}">{}</mark>', part.kind, part.kind, part.text))
+    return mark_safe("".join(html))  # noqa: S308 - every piece above is escaped or built by format_html

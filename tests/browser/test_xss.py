@@ -39,7 +39,7 @@ INSPECT = """([selector, active]) => {
 
 
 # Where pages show untrusted text: escaped (.text) or as sanitized Markdown (.md).
-UNTRUSTED = ".conversation .text, .conversation .md, .response .text, .response .md, .sample .md"
+UNTRUSTED = ".conversation .text, .conversation .md, .response .text, .response .md, .sample .md, .sample .raw-output"
 
 
 def inspect(page, *, at_least: int) -> None:
@@ -66,7 +66,13 @@ def test_script_in_prompts_responses_and_critiques_never_runs(page, live_server,
     for position in range(2):
         ResponseFactory.create(query=query, position=position, text=PAYLOAD)
     run = RunFactory.create(dataset=dataset, k=1)
-    SampleFactory.create(run=run, query=query, sample_index=0, principles=PAYLOAD, critique=PAYLOAD)
+    # The raw output holds the payload in every part the reviewer's view highlights, and a score box
+    # that cannot be read, so the output is shown open with the point where parsing gave up.
+    raw = f"Specific Criteria: {PAYLOAD}\nAnalysis: {PAYLOAD}\nScores: \\boxed{{8, <img src=x onerror=alert(8)>}}"
+    SampleFactory.create(
+        run=run, query=query, sample_index=0, principles=PAYLOAD, critique=PAYLOAD, raw_text=raw, scores=None,
+        parse_status="not_integer",
+    )  # fmt: skip
     VerdictFactory.create(run=run, query=query)
     queue = review_queue(run)
     dialogs: list[str] = []
@@ -88,7 +94,11 @@ def test_script_in_prompts_responses_and_critiques_never_runs(page, live_server,
     review_url = f"{live_server.url}/queues/{queue.pk}/"
     page.goto(review_url)
     assert_nothing_ran(page, dialogs)
-    inspect(page, at_least=5)  # the message, two responses, the sample's principles and critique
+    inspect(page, at_least=6)  # the message, two responses, the sample's principles, critique and raw output
+    raw = page.locator(".sample.current .raw-output")
+    assert raw.is_visible()  # open: its scores could not be read
+    assert "<img src=x onerror=alert(8)>" in raw.locator("mark.raw-scores").inner_text()
+    assert "whole numbers" in raw.locator(".raw-gave_up").inner_text()
     links = page.locator(".response .md a, .sample.current .md a").filter(has_text="encoded")
     assert links.count() == 4  # two responses, the principles and the critique under review
     for link in links.all():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.grm.parsing import ParseStatus, parse_judgment, parse_scores
+from workers.grm.parsing import ParseStatus, Part, anatomy, parse_judgment, parse_scores
 
 FULL = "Specific Criteria: accuracy (60%), clarity (40%).\nAnalysis: Response 1 is right.\nScores: \\boxed{8, 3}"
 
@@ -82,3 +82,73 @@ def test_a_parse_failure_keeps_its_sections():
     judgment = parse_judgment("Specific Criteria: p\nAnalysis: a\nScores: 8 and 3", 2)
     assert judgment.status is ParseStatus.NO_SCORES
     assert (judgment.principles, judgment.critique) == ("p", "a")
+
+
+# anatomy: the raw output cut into what the parser read, for the reviewer's "What the model wrote".
+
+
+def _kinds(parts):
+    return [(part.kind, part.text) for part in parts if part.kind not in ("gave_up", "forced")]
+
+
+def _notes(parts, kind="gave_up"):
+    return [part.note for part in parts if part.kind == kind]
+
+
+def test_anatomy_of_a_well_formed_output_highlights_each_section_and_the_score_line():
+    text = "Specific Criteria: be right\nAnalysis: the first is right\nScores: \\boxed{8, 3}"
+    parts = anatomy(text, 2)
+    assert "".join(part.text for part in parts) == text
+    assert _kinds(parts) == [
+        ("principles", "Specific Criteria: be right\n"),
+        ("critique", "Analysis: the first is right\n"),
+        ("scores", "Scores: \\boxed{8, 3}"),
+    ]
+    assert _notes(parts) == []
+
+
+def test_anatomy_marks_where_parsing_gave_up_and_why():
+    nothing = anatomy("I cannot decide.", 2)
+    assert _kinds(nothing) == [("text", "I cannot decide.")]
+    assert _notes(nothing) == [
+        "no “Specific Criteria:” heading: the principles are empty",
+        "no “Analysis:” heading: the critique is empty",
+        "no \\boxed{…} or [[…]] with the scores: parsing gave up at the end",
+    ]
+    assert nothing[-1].kind == "gave_up"  # at the end, where the parser stopped looking
+
+    for box, why in [
+        ("\\boxed{8}", "does not hold 2 comma-separated scores"),
+        ("\\boxed{8, x}", "other than whole numbers"),
+        ("\\boxed{8, 11}", "outside 1 to 10"),
+    ]:
+        parts = anatomy(f"Specific Criteria: a\nAnalysis: b\nScores: {box} and more", 2)
+        assert "".join(part.text for part in parts).endswith(" and more")
+        at = next(i for i, part in enumerate(parts) if part.kind == "gave_up")
+        assert parts[at - 1] == Part("scores", f"Scores: {box}")
+        assert why in parts[at].note
+
+
+def test_anatomy_uses_the_last_box_as_the_parser_does_and_reads_a_box_without_a_heading():
+    text = "Analysis: maybe \\boxed{1, 2} then\n[[7, 4]]"
+    parts = anatomy(text, 2)
+    assert ("scores", "[[7, 4]]") in _kinds(parts)
+    assert ("critique", "Analysis: maybe \\boxed{1, 2} then\n") in _kinds(parts)
+
+
+def test_anatomy_of_forced_scores_marks_where_the_models_own_text_ends():
+    own = "Specific Criteria: a\nAnalysis: b, and then the model rambled"
+    text = own + "\nScores: \\boxed{7, 2}"
+    parts = anatomy(text, 2, forced=True)
+    at = next(i for i, part in enumerate(parts) if part.kind == "forced")
+    assert "".join(part.text for part in parts[:at]) == own
+    assert "".join(part.text for part in parts) == text
+    merged: list[Part] = []  # without the marker, the parts are the unforced anatomy's
+    for part in parts:
+        if part.kind == "forced":
+            continue
+        if merged and merged[-1].kind == part.kind and not part.note:
+            merged[-1] = Part(part.kind, merged[-1].text + part.text)
+        else:
+            merged.append(part)
+    assert merged == anatomy(text, 2, forced=False)

@@ -66,14 +66,20 @@ def parse_scores(text: str, n: int, *, low: int = 1, high: int = 10) -> tuple[li
     return scores, ParseStatus.OK
 
 
-def _section(text: str, start: str, ends: tuple[str, ...]) -> str | None:
-    """Text after `start` up to the earliest of `ends` (or the end); None if `start` is absent."""
+def _section_span(text: str, start: str, ends: tuple[str, ...]) -> tuple[int, int] | None:
+    """Where a section is: from its heading `start` to the earliest of `ends` after it (or the end);
+    None if `start` is absent."""
     begin = text.find(start)
     if begin < 0:
         return None
-    begin += len(start)
-    stops = [stop for stop in (text.find(end, begin) for end in ends) if stop >= 0]
-    return text[begin : min(stops, default=len(text))].strip()
+    stops = [stop for stop in (text.find(end, begin + len(start)) for end in ends) if stop >= 0]
+    return begin, min(stops, default=len(text))
+
+
+def _section(text: str, start: str, ends: tuple[str, ...]) -> str | None:
+    """Text after `start` up to the earliest of `ends` (or the end); None if `start` is absent."""
+    span = _section_span(text, start, ends)
+    return None if span is None else text[span[0] + len(start) : span[1]].strip()
 
 
 def parse_judgment(text: str, n: int, *, low: int = 1, high: int = 10) -> Judgment:
@@ -88,3 +94,68 @@ def parse_judgment(text: str, n: int, *, low: int = 1, high: int = 10) -> Judgme
         status=status,
         sections_missing=principles is None or critique is None,
     )
+
+
+# What a forced continuation appends to the model's own text (workers/backends: force_scores).
+FORCED_SUFFIX = "\nScores: \\boxed{"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a raw output as `anatomy` cuts it: `kind` is "text" (nothing the parser read),
+    "principles", "critique" or "scores" (what it read there: the heading's section, the score box it
+    used), or a marker with no text of its own: "gave_up" (where and why parsing failed, in `note`)
+    and "forced" (where the model's own text ends and the forced scores begin)."""
+
+    kind: str
+    text: str = ""
+    note: str = ""
+
+
+def anatomy(text: str, n: int, *, low: int = 1, high: int = 10, forced: bool = False) -> list[Part]:
+    """The raw output cut into what `parse_judgment` found in it, in order, every character once, with
+    markers where parsing gave up (a missing heading, no score box, a box it could not use) and where
+    forced scores begin. Joining the parts' texts gives `text` back."""
+    labels = ["text"] * len(text)
+    markers: dict[int, list[Part]] = {}
+
+    def mark(at: int, part: Part) -> None:
+        markers.setdefault(at, []).append(part)
+
+    for kind, heading, ends, empty in (
+        ("principles", _PRINCIPLES, (_CRITIQUE, _SCORES), "the principles are empty"),
+        ("critique", _CRITIQUE, (_SCORES,), "the critique is empty"),
+    ):
+        span = _section_span(text, heading, ends)
+        if span is None:
+            mark(0, Part("gave_up", note=f"no “{heading}” heading: {empty}"))
+        else:
+            labels[span[0] : span[1]] = [kind] * (span[1] - span[0])
+    box = max(_SCORE_BOX.finditer(text), key=lambda match: match.start(), default=None)  # the last, as parsed
+    _scores, status = parse_scores(text, n, low=low, high=high)
+    if box is None:
+        mark(len(text), Part("gave_up", note="no \\boxed{…} or [[…]] with the scores: parsing gave up at the end"))
+    else:  # the score line: from its heading, when one comes before the box, to the box's end
+        heading = text.rfind(_SCORES, 0, box.start())
+        start = heading if heading >= 0 and "\n" not in text[heading : box.start()] else box.start()
+        labels[start : box.end()] = ["scores"] * (box.end() - start)
+        problem = {
+            ParseStatus.WRONG_COUNT: f"the last score box does not hold {n} comma-separated scores",
+            ParseStatus.NOT_INTEGER: "the last score box holds something other than whole numbers",
+            ParseStatus.OUT_OF_RANGE: f"a score in the last box is outside {low} to {high}",
+        }.get(status)
+        if problem:
+            mark(box.end(), Part("gave_up", note=problem))
+    if forced:
+        start = text.rfind(FORCED_SUFFIX)
+        if start >= 0:
+            mark(start, Part("forced", note="the model's own text ends here; the scores after it were forced"))
+
+    parts: list[Part] = []
+    begin = 0
+    for at in sorted({0, len(text), *markers, *(i for i in range(1, len(text)) if labels[i] != labels[i - 1])}):
+        if at > begin:
+            parts.append(Part(labels[begin], text[begin:at]))
+            begin = at
+        parts.extend(markers.get(at, []))
+    return parts
