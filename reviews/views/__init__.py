@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -381,13 +381,43 @@ def queue_new(request: UserHtmxHttpRequest) -> HttpResponse:
     return render(request, "reviews/queue_new.html", {"form": form})
 
 
-def _review_context(queue: ReviewQueue, user: User, item: QueueItem | None, **extra: object) -> dict[str, object]:
+def _review_context(
+    queue: ReviewQueue, user: User, item: QueueItem | None, submitted: QueryDict | None = None, **extra: object
+) -> dict[str, object]:
+    """The review fragment's context. `submitted`: a refused submission's fields, shown again as the
+    reviewer left them (else the form shows their earlier annotation of the item, if any)."""
+    review = queue_selectors.review_item(item=item, reviewer=user) if item is not None else None
     return {
         "queue": queue,
-        "review": queue_selectors.review_item(item=item, reviewer=user) if item is not None else None,
+        "review": review,
+        "values": _annotate_values(review, submitted) if review is not None else None,
+        "inline_errors": ("failure_modes", "corrected_scores", "note"),  # shown beside their fields
         "progress": queue_selectors.queue_progress(queue=queue, reviewer=user),
         **extra,
     }
+
+
+def _annotate_values(review: queue_selectors.ReviewItem, submitted: QueryDict | None) -> dict[str, object]:
+    """What the annotation form's fields hold: the refused submission's, or the reviewer's earlier annotation."""
+    if submitted is not None:
+        return {
+            "failure_modes": set(submitted.getlist("failure_modes")),
+            "corrected_scores": submitted.getlist("corrected_scores"),
+            "note": submitted.get("note", ""),
+        }
+    mine = review.mine
+    return {
+        "failure_modes": {mode.code for mode in mine.failure_modes.all()} if mine else set(),
+        "corrected_scores": [str(score) for score in mine.corrected_scores or []] if mine else [],
+        "note": mine.note if mine else "",
+    }
+
+
+def _review_answer(request: UserHtmxHttpRequest, context: dict[str, object], status: int = 200) -> HttpResponse:
+    """The review fragment for htmx; the whole page for a plain form post (no script, or before htmx
+    took over the form), so an answer with errors still has the site's styles, navigation and keys."""
+    template = "reviews/_review_item.html" if request.htmx else "reviews/queue_review.html"
+    return render(request, template, context, status=status)
 
 
 @never_cache
@@ -415,11 +445,11 @@ def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) ->
         following = queue_services.queue_next(queue=queue, reviewer=request.user)
         message = "That item is not reserved for you (your reservation may have expired); here is your next one."
         context = _review_context(queue, request.user, following, errors={"item": [message]})
-        return render(request, "reviews/_review_item.html", context, status=409)
+        return _review_answer(request, context, status=409)
     form = AnnotateForm(request.POST)
     if not form.is_valid():
-        context = _review_context(queue, request.user, item, errors=form.errors)
-        return render(request, "reviews/_review_item.html", context, status=400)
+        context = _review_context(queue, request.user, item, request.POST, errors=form.errors)
+        return _review_answer(request, context, status=400)
     data = form.cleaned_data
     corrected = [value.strip() for value in request.POST.getlist("corrected_scores")]
     try:
@@ -433,8 +463,8 @@ def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) ->
             time_spent_ms=data["time_spent_ms"],
         )
     except AnnotationInvalid as exc:
-        context = _review_context(queue, request.user, item, errors={exc.field: [exc.message]})
-        return render(request, "reviews/_review_item.html", context, status=400)
+        context = _review_context(queue, request.user, item, request.POST, errors={exc.field: [exc.message]})
+        return _review_answer(request, context, status=400)
     if not request.htmx:
         return redirect("queue-review", queue_id=queue.pk)
     following = queue_services.queue_next(queue=queue, reviewer=request.user)

@@ -30,11 +30,11 @@
     const form = document.getElementById("annotate-form");
     const help = document.getElementById("review-help");
     if (event.key === "?") {
-      help.open ? help.close() : help.showModal();
+      if (help) help.open ? help.close() : help.showModal();
       event.preventDefault();
       return;
     }
-    if (!form || help.open) return;
+    if (!form || (help && help.open)) return;
     // Until htmx has taken over a freshly swapped form, a key would submit it as a plain page POST.
     const item = document.getElementById("review-item");
     if (item && (item.classList.contains("htmx-added") || item.classList.contains("htmx-settling"))) {

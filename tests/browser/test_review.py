@@ -129,3 +129,49 @@ def test_the_agreement_page_follows_a_second_reviewer(new_page, live_server, adm
     assert second.username in after.reviewers
     assert second.username not in before.reviewers
     assert admin_page.locator("td .tag.bad", has_text=f"{second.username}: reject").count() == 1
+
+
+def test_a_refused_submit_keeps_the_input_and_the_keyboard_and_a_fix_goes_through(page, live_server, reviewer_user):
+    _, run = judged_run(queries=2, k=1)
+    queue = review_queue(run)
+    log_in(page, live_server.url, reviewer_user.username)
+    page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    page.evaluate("window.__sameDocument = true")
+    first = current_item(page)
+
+    # Two responses, one corrected score: refused, beside the field, with everything typed still there.
+    page.keyboard.press("2")
+    mode_code = page.locator('#annotate-form input[data-key="2"]').get_attribute("value")
+    boxes = page.locator("#annotate-form input[name=corrected_scores]")
+    boxes.nth(0).fill("7")
+    page.locator("#annotate-form textarea[name=note]").fill("The critique misreads response 2.")
+    page.locator("#annotate-form textarea[name=note]").press("Escape")  # leave the note, as a reviewer does
+    with page.expect_response(lambda response: "/annotate" in response.url) as answer:
+        page.keyboard.press("a")
+    assert answer.value.status == 400
+    page.wait_for_function("() => !document.querySelector('#review-item').matches('.htmx-added, .htmx-settling')")
+    assert current_item(page) == first
+    error = page.locator("#corrected-scores-error")
+    assert error.is_visible()
+    assert "1 to 10" in error.inner_text()
+    assert boxes.nth(0).input_value() == "7"
+    assert boxes.nth(0).get_attribute("aria-invalid") == "true"
+    assert page.locator("#annotate-form textarea[name=note]").input_value() == "The critique misreads response 2."
+    assert page.locator('#annotate-form input[data-key="2"]').is_checked()
+    assert page.evaluate("window.__sameDocument") is True  # no page load: the site's navigation and styles stay
+    assert page.locator("nav").first.is_visible()
+
+    # The keyboard still works: the help opens and closes, then the fixed form goes through by key.
+    page.keyboard.press("?")
+    assert page.locator("#review-help").evaluate("dialog => dialog.open") is True
+    page.keyboard.press("?")
+    boxes.nth(1).fill("3")
+    boxes.nth(1).press("Escape")
+    second = answer_by_key(page, "a")
+    assert second != first
+    assert first is not None
+    annotation = Annotation.objects.get(sample=QueueItem.objects.get(pk=int(first)).sample)
+    assert annotation.decision == Annotation.Decision.ACCEPT
+    assert annotation.corrected_scores == [7, 3]
+    assert annotation.note == "The critique misreads response 2."
+    assert [mode.code for mode in annotation.failure_modes.all()] == [mode_code]

@@ -182,3 +182,29 @@ def test_only_the_holder_annotates_an_item(reviewer_page, reviewer_user):
     assert answer.status_code == 409
     assert "not reserved for you" in answer.content.decode()
     assert Annotation.objects.count() == 0
+
+
+def test_a_refused_plain_post_answers_the_whole_page_with_the_input_kept(reviewer_page, reviewer_user):
+    """Without htmx (no script, or a key pressed before htmx took over the form) the answer is still a
+    whole page: the site's styles, navigation and keyboard help, the error beside its field."""
+    _, run = make_run(queries=1, k=1, responses=2)
+    queue = make_queue(run)
+    token = csrf(reviewer_page, reverse("queue-review", args=[queue.pk]))
+    item = Assignment.objects.get(reviewer=reviewer_user).item
+    answer = reviewer_page.post(
+        reverse("queue-annotate", args=[queue.pk, item.pk]),
+        {"decision": "accept", "corrected_scores": ["7", ""], "note": "keep <me>", "failure_modes": ["parse_failure"]},
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert "<html" in html
+    assert 'id="review-help"' in html
+    assert "app.css" in html
+    assert 'id="corrected-scores-error"' in html
+    assert 'value="7"' in html
+    assert "keep &lt;me&gt;</textarea>" in html
+    assert 'value="parse_failure" data-key' in html
+    checked = html.split('value="parse_failure"', 1)[1].split(">", 1)[0]
+    assert "checked" in checked
+    assert Annotation.objects.count() == 0

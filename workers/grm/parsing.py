@@ -136,9 +136,9 @@ def anatomy(text: str, n: int, *, low: int = 1, high: int = 10, forced: bool = F
     if box is None:
         mark(len(text), Part("gave_up", note="no \\boxed{…} or [[…]] with the scores: parsing gave up at the end"))
     else:  # the score line: from its heading, when one comes before the box, to the box's end
-        heading = text.rfind(_SCORES, 0, box.start())
-        start = heading if heading >= 0 and "\n" not in text[heading : box.start()] else box.start()
-        labels[start : box.end()] = ["scores"] * (box.end() - start)
+        line = text.rfind(_SCORES, 0, box.start())
+        line = line if line >= 0 and "\n" not in text[line : box.start()] else box.start()
+        labels[line : box.end()] = ["scores"] * (box.end() - line)
         problem = {
             ParseStatus.WRONG_COUNT: f"the last score box does not hold {n} comma-separated scores",
             ParseStatus.NOT_INTEGER: "the last score box holds something other than whole numbers",
@@ -147,9 +147,9 @@ def anatomy(text: str, n: int, *, low: int = 1, high: int = 10, forced: bool = F
         if problem:
             mark(box.end(), Part("gave_up", note=problem))
     if forced:
-        start = text.rfind(FORCED_SUFFIX)
-        if start >= 0:
-            mark(start, Part("forced", note="the model's own text ends here; the scores after it were forced"))
+        own_end = text.rfind(FORCED_SUFFIX)
+        if own_end >= 0:
+            mark(own_end, Part("forced", note="the model's own text ends here; the scores after it were forced"))
 
     parts: list[Part] = []
     begin = 0
