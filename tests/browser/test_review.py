@@ -175,3 +175,22 @@ def test_a_refused_submit_keeps_the_input_and_the_keyboard_and_a_fix_goes_throug
     assert annotation.corrected_scores == [7, 3]
     assert annotation.note == "The critique misreads response 2."
     assert [mode.code for mode in annotation.failure_modes.all()] == [mode_code]
+
+
+def test_every_button_is_disabled_while_a_submit_is_in_flight(page, live_server, reviewer_user):
+    _, run = judged_run(queries=2, k=1)
+    queue = review_queue(run)
+    log_in(page, live_server.url, reviewer_user.username)
+    page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    held: list = []
+    page.route("**/annotate/", lambda route: held.append(route))  # the answer waits until released
+    page.keyboard.press("a")
+    page.wait_for_function("() => document.querySelectorAll('#annotate-form button:disabled').length === 3")
+    page.keyboard.press("r")  # a second decision while the first is in flight goes nowhere
+    page.wait_for_timeout(200)
+    assert len(held) == 1
+    before = current_item(page)
+    held[0].continue_()
+    page.wait_for_function(NEXT_ITEM_READY, arg=before, timeout=10_000)
+    assert page.locator("#annotate-form button:disabled").count() == 0
+    assert Annotation.objects.get().decision == Annotation.Decision.ACCEPT
