@@ -194,3 +194,56 @@ def test_every_button_is_disabled_while_a_submit_is_in_flight(page, live_server,
     page.wait_for_function(NEXT_ITEM_READY, arg=before, timeout=10_000)
     assert page.locator("#annotate-form button:disabled").count() == 0
     assert Annotation.objects.get().decision == Annotation.Decision.ACCEPT
+
+
+# Whether an element is on screen and not covered: the points a third in from its top corners hit it.
+UNCOVERED = """element => {
+    const box = element.getBoundingClientRect();
+    const y = Math.min(box.top + 40, window.innerHeight - 5);
+    if (box.bottom <= 0 || box.top >= window.innerHeight) return false;
+    return [box.left + box.width / 3, box.right - box.width / 3].every(x => {
+        const hit = document.elementFromPoint(x, y);
+        return hit !== null && element.contains(hit);
+    });
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 900), (1920, 1080)])
+def test_the_decision_panel_covers_neither_the_best_response_nor_the_judgment(
+    page, live_server, reviewer_user, width, height
+):
+    _, run = judged_run(queries=1, k=2)
+    queue = review_queue(run)
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, live_server.url, reviewer_user.username)
+    page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    panel = page.locator("#annotate-form details.panel")
+    assert panel.evaluate("details => details.open") is True
+    assert page.locator("#annotate-form button.accept").is_visible()
+    best = page.locator("#review-item article.response.best")
+    sample = page.locator("#review-item article.sample.current")
+    assert best.count() == 1
+    assert sample.count() == 1
+    assert best.evaluate(UNCOVERED) is True
+    assert sample.evaluate(UNCOVERED) is True
+    form = page.locator("#annotate-form").bounding_box()
+    assert form is not None
+    for element in (best, sample):
+        box = element.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= form["x"]  # beside the panel, not under it
+
+
+def test_on_a_narrow_screen_the_panel_folds_away_and_keeps_its_buttons(page, live_server, reviewer_user):
+    _, run = judged_run(queries=1, k=1)
+    queue = review_queue(run)
+    page.set_viewport_size({"width": 800, "height": 700})
+    log_in(page, live_server.url, reviewer_user.username)
+    page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    form = page.locator("#annotate-form")
+    open_height = form.bounding_box()["height"]  # type: ignore[index]
+    form.locator("details.panel > summary").click()
+    assert form.locator("details.panel").evaluate("details => details.open") is False
+    assert form.bounding_box()["height"] < open_height / 2  # type: ignore[index]
+    assert form.locator("button.accept").is_visible()
+    assert page.locator("#review-item article.response").first.evaluate(UNCOVERED) is True
