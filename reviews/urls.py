@@ -38,6 +38,7 @@ urlpatterns = [
     path("queues/<int:queue_id>/", views.queue_review, name="queue-review"),
     path("queues/<int:queue_id>/items/<int:item_id>/annotate/", views.queue_annotate, name="queue-annotate"),
     path("queues/<int:queue_id>/items/<int:item_id>/skip/", views.queue_skip, name="queue-skip"),
+    path("queues/<int:queue_id>/undo/", views.queue_undo, name="queue-undo"),
     path("queues/<int:queue_id>/agreement/", views.queue_agreement, name="queue-agreement"),
     path("releases/", releases.releases, name="releases"),
     path("releases/<int:release_id>/", releases.release_detail, name="release-detail"),

@@ -70,6 +70,12 @@ def review_item(*, item: QueueItem, reviewer: User) -> ReviewItem:
     return ReviewItem(item, query, responses, samples, item.sample, verdict, modes, mine, chosen)
 
 
+def can_undo(*, queue: ReviewQueue, reviewer: User) -> bool:
+    """Whether the reviewer has a decision (or a skip) in the queue to take back (services.queues.queue_undo)."""
+    finished = [Assignment.State.DONE, Assignment.State.SKIPPED]
+    return Assignment.objects.filter(queue=queue, reviewer=reviewer, state__in=finished).exists()
+
+
 def queue_progress(*, queue: ReviewQueue, reviewer: User) -> dict[str, int]:
     """Items completed (kept on the queue row, not counted over its items) and the reviewer's own."""
     completed = ReviewQueue.objects.filter(pk=queue.pk).values_list("completed_count", flat=True).first() or 0

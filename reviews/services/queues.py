@@ -34,6 +34,7 @@ from reviews.models import (
 )
 from reviews.selectors.datasets import subset_condition
 from reviews.services.annotations import annotation_submit
+from reviews.services.decisions import decisions_apply
 
 _BATCH = 5000
 
@@ -269,3 +270,67 @@ def queue_skip(*, item: QueueItem, reviewer: User) -> None:
             assignment.state = Assignment.State.SKIPPED
             assignment.expires_at = assignment.finished_at = now
             assignment.save()
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What `queue_undo` took back: the item, back in the reviewer's hands, and the decision they had
+    given it (None for a skip), with its fields, for the form to show again."""
+
+    item: QueueItem
+    decision: str | None = None
+    failure_modes: tuple[str, ...] = ()
+    corrected_scores: tuple[int, ...] | None = None
+    note: str = ""
+
+
+def queue_undo(*, queue: ReviewQueue, reviewer: User) -> Undone | None:
+    """Take back the reviewer's last decision (or skip) in the queue: their annotation is deleted (the
+    sample's decision is computed again without it), the item's counts step back (reopening it when it
+    had closed), and the item is reserved for them again, in place of the item they held. None when
+    they have nothing to take back."""
+    now = timezone.now()
+    with transaction.atomic():
+        finished = [Assignment.State.DONE, Assignment.State.SKIPPED]
+        found = (
+            Assignment.objects.filter(queue=queue, reviewer=reviewer, state__in=finished)
+            .order_by("-finished_at", "-pk")
+            .values_list("pk", "item_id")
+            .first()
+        )
+        if found is None:
+            return None
+        # The item first, then the assignment: queue_submit's order, so the two never wait on each other.
+        item = QueueItem.objects.select_for_update().select_related("sample", "query").get(pk=found[1])
+        last = Assignment.objects.select_for_update().get(pk=found[0])
+        if last.state not in finished:  # taken back by a request just before this one
+            return None
+        undone = Undone(item=item)
+        if last.state == Assignment.State.DONE:
+            target = Q(sample=item.sample_id) if item.sample_id else Q(query=item.query_id, sample__isnull=True)
+            annotation = Annotation.objects.filter(target, reviewer=reviewer).prefetch_related("failure_modes").first()
+            if annotation is not None:
+                undone = Undone(
+                    item=item,
+                    decision=annotation.decision,
+                    failure_modes=tuple(mode.code for mode in annotation.failure_modes.all()),
+                    corrected_scores=tuple(annotation.corrected_scores) if annotation.corrected_scores else None,
+                    note=annotation.note,
+                )
+                annotation.delete()
+                if item.sample_id:
+                    decisions_apply(sample_ids=[item.sample_id])
+            QueueItem.objects.filter(pk=item.pk).update(done_count=F("done_count") - 1)
+            reopened = QueueItem.objects.filter(
+                pk=item.pk, is_open=False, done_count__lt=queue.reviewers_per_item
+            ).update(is_open=True)
+            if reopened:
+                ReviewQueue.objects.filter(pk=queue.pk).update(completed_count=F("completed_count") - 1)
+        # The item they were on goes back to the queue; the undone one is theirs again.
+        Assignment.objects.filter(queue=queue, reviewer=reviewer, state=Assignment.State.RESERVED).delete()
+        last.state = Assignment.State.RESERVED
+        last.reserved_at = now
+        last.expires_at = now + timedelta(seconds=queue.reservation_seconds)
+        last.finished_at = None
+        last.save()
+    return undone

@@ -391,6 +391,7 @@ def _review_context(
         "queue": queue,
         "review": review,
         "values": _annotate_values(review, submitted) if review is not None else None,
+        "can_undo": queue_selectors.can_undo(queue=queue, reviewer=user),
         "inline_errors": ("failure_modes", "corrected_scores", "note"),  # shown beside their fields
         "progress": queue_selectors.queue_progress(queue=queue, reviewer=user),
         **extra,
@@ -490,6 +491,29 @@ def queue_skip(request: UserHtmxHttpRequest, queue_id: int, item_id: int) -> Htt
         return redirect("queue-review", queue_id=queue.pk)
     following = queue_services.queue_next(queue=queue, reviewer=request.user)
     return render(request, "reviews/_review_item.html", _review_context(queue, request.user, following))
+
+
+@never_cache
+@require_POST
+@reviewer_required
+def queue_undo(request: UserHtmxHttpRequest, queue_id: int) -> HttpResponse:
+    """Take back the reviewer's last decision in the queue and show that item again, its form as they
+    had filled it."""
+    queue = _queue_or_404(queue_id)
+    undone = queue_services.queue_undo(queue=queue, reviewer=request.user)
+    if undone is None:
+        following = queue_services.queue_next(queue=queue, reviewer=request.user)
+        context = _review_context(queue, request.user, following, errors={"item": ["Nothing to undo in this queue."]})
+        return _review_answer(request, context, status=409)
+    submitted = QueryDict(mutable=True)
+    submitted.setlist("failure_modes", list(undone.failure_modes))
+    submitted.setlist("corrected_scores", [str(score) for score in undone.corrected_scores or ()])
+    submitted["note"] = undone.note
+    what = f"your {undone.decision}" if undone.decision else "your skip"
+    context = _review_context(
+        queue, request.user, undone.item, submitted, notice=f"Undone: {what} of item {undone.item.rank} is taken back."
+    )
+    return _review_answer(request, context)
 
 
 @reviewer_required

@@ -1,4 +1,4 @@
-// Keyboard review: a accept, r reject, 1-9 toggle failure modes, n skip, e note, ? help.
+// Keyboard review: a accept, r reject, 1-9 toggle failure modes, n skip, u undo, e note, ? help.
 // Each answer swaps in the next item (htmx); the handler looks the form up again on every key.
 (function () {
   "use strict";
@@ -29,6 +29,12 @@
     }
     const form = document.getElementById("annotate-form");
     const help = document.getElementById("review-help");
+    if (event.key === "u" && !(help && help.open)) {  // undo: also on the "nothing left" page, which has no form
+      const undo = document.querySelector("#review-item button.undo");
+      if (undo && !undo.disabled) undo.click();
+      event.preventDefault();
+      return;
+    }
     if (event.key === "?") {
       if (help) help.open ? help.close() : help.showModal();
       event.preventDefault();

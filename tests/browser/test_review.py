@@ -241,9 +241,40 @@ def test_on_a_narrow_screen_the_panel_folds_away_and_keeps_its_buttons(page, liv
     log_in(page, live_server.url, reviewer_user.username)
     page.goto(f"{live_server.url}/queues/{queue.pk}/")
     form = page.locator("#annotate-form")
-    open_height = form.bounding_box()["height"]  # type: ignore[index]
+    open_height = form.bounding_box()["height"]
     form.locator("details.panel > summary").click()
     assert form.locator("details.panel").evaluate("details => details.open") is False
-    assert form.bounding_box()["height"] < open_height / 2  # type: ignore[index]
+    assert form.bounding_box()["height"] < open_height / 2
     assert form.locator("button.accept").is_visible()
     assert page.locator("#review-item article.response").first.evaluate(UNCOVERED) is True
+
+
+def test_u_takes_back_the_last_decision_with_the_form_as_it_was(page, live_server, reviewer_user):
+    _, run = judged_run(queries=2, k=1)
+    queue = review_queue(run)
+    log_in(page, live_server.url, reviewer_user.username)
+    page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    page.evaluate("window.__sameDocument = true")
+    first = current_item(page)
+    assert page.locator("#annotate-form button.undo").count() == 0  # nothing to undo yet
+    page.keyboard.press("3")
+    page.locator("#annotate-form textarea[name=note]").fill("too harsh")
+    page.locator("#annotate-form textarea[name=note]").press("Escape")
+    second = answer_by_key(page, "r")
+    assert second != first
+    assert Annotation.objects.count() == 1
+
+    back = answer_by_key(page, "u")
+    assert back == first
+    assert "taken back" in page.locator("#review-item [role=status]").inner_text()
+    assert page.locator('#annotate-form input[data-key="3"]').is_checked()
+    assert page.locator("#annotate-form textarea[name=note]").input_value() == "too harsh"
+    assert Annotation.objects.count() == 0
+    assert answer_by_key(page, "a") == second  # decided again, then on to the item it had left
+    assert Annotation.objects.get().decision == Annotation.Decision.ACCEPT
+    assert answer_by_key(page, "a") is None  # the queue is done, and the last decision can still be undone
+    assert page.locator("#queue-empty button.undo").is_visible()
+    page.keyboard.press("u")
+    page.wait_for_function(f"() => document.getElementById('review-item').dataset.item === '{second}'")
+    assert page.locator("#annotate-form").is_visible()
+    assert page.evaluate("window.__sameDocument") is True

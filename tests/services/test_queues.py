@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from reviews.errors import AnnotationInvalid, QueueInvalid
 from reviews.models import Annotation, Assignment, FailureMode, QueueItem, ReviewQueue, Sample
-from reviews.services.queues import QueueFilters, queue_create, queue_next, queue_skip, queue_submit
+from reviews.services.queues import QueueFilters, queue_create, queue_next, queue_skip, queue_submit, queue_undo
 from tests.factories import UserFactory, make_queue, make_run
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +144,63 @@ def test_a_closed_item_takes_no_late_review():
         queue_submit(item=held, reviewer=alice, decision="reject")
     held.refresh_from_db()
     assert held.done_count == 1
+
+
+def test_undo_takes_back_the_last_decision_and_gives_its_item_back():
+    _, run = make_run(queries=2, k=1)
+    queue = make_queue(run)
+    alice = UserFactory.create(roles=["reviewer"])
+    assert queue_undo(queue=queue, reviewer=alice) is None  # nothing to take back yet
+    first = take(queue, alice)
+    mode = FailureMode.objects.get(code="incorrect_critique")
+    queue_submit(
+        item=first, reviewer=alice, decision="reject", failure_modes=[mode], note="why", corrected_scores=[2, 9]
+    )
+    sample = sample_of(first)
+    sample.refresh_from_db()
+    assert (sample.decision, sample.decision_source) == ("reject", "reviewer")
+    second = take(queue, alice)  # the next item is hers now
+    queue.refresh_from_db()
+    assert queue.completed_count == 1
+
+    undone = queue_undo(queue=queue, reviewer=alice)
+    assert undone is not None
+    assert undone.item == first
+    assert (undone.decision, undone.failure_modes, undone.note) == ("reject", ("incorrect_critique",), "why")
+    assert undone.corrected_scores == (2, 9)
+    assert Annotation.objects.count() == 0
+    sample.refresh_from_db()
+    assert sample.decision_source == "rule"  # decided again without her word
+    first.refresh_from_db()
+    queue.refresh_from_db()
+    assert (first.done_count, first.is_open, queue.completed_count) == (0, True, 0)
+    assert queue_next(queue=queue, reviewer=alice) == first  # hers again, before the one she was on
+    assert not Assignment.objects.filter(item=second).exists()  # that one went back to the queue
+    queue_submit(item=first, reviewer=alice, decision="accept")
+    first.refresh_from_db()
+    assert (first.done_count, first.is_open) == (1, False)
+    assert Annotation.objects.get().decision == "accept"
+
+
+def test_undo_takes_back_a_skip_and_only_the_reviewers_own_decision():
+    _, run = make_run(queries=1, k=1)
+    queue = make_queue(run, reviewers_per_item=2)
+    alice, bob = UserFactory.create(roles=["reviewer"]), UserFactory.create(roles=["reviewer"])
+    item = take(queue, alice)
+    queue_skip(item=item, reviewer=alice)
+    assert queue_next(queue=queue, reviewer=alice) is None
+    undone = queue_undo(queue=queue, reviewer=alice)
+    assert undone is not None
+    assert (undone.item, undone.decision) == (item, None)
+    assert queue_next(queue=queue, reviewer=alice) == item
+
+    queue_submit(item=item, reviewer=alice, decision="accept")
+    take(queue, bob)
+    queue_submit(item=item, reviewer=bob, decision="reject")
+    item.refresh_from_db()
+    assert (item.done_count, item.is_open) == (2, False)
+    assert queue_undo(queue=queue, reviewer=bob) is not None
+    item.refresh_from_db()
+    queue.refresh_from_db()
+    assert (item.done_count, item.is_open, queue.completed_count) == (1, True, 0)
+    assert list(Annotation.objects.values_list("reviewer__username", "decision")) == [(alice.username, "accept")]
