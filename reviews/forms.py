@@ -275,6 +275,21 @@ class AnnotateForm(forms.Form):
     time_spent_ms = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
 
 
+class MyAnnotationsForm(forms.Form):
+    """The "my annotations" page's filters."""
+
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("name"), to_field_name="name", required=False, empty_label="any dataset"
+    )
+    run = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Run id")
+    decision = forms.ChoiceField(choices=[("", "accepted or rejected"), *Annotation.Decision.choices], required=False)
+    failure_mode = forms.ModelChoiceField(
+        queryset=FailureMode.objects.order_by("code"), to_field_name="code", required=False, empty_label="any mode"
+    )
+    text = forms.CharField(required=False, max_length=200, label="Note contains")
+    since = forms.DateField(required=False, label="Changed since", widget=forms.DateInput(attrs={"type": "date"}))
+
+
 class SearchForm(forms.Form):
     text = forms.CharField(required=False, max_length=200, label="Text", help_text="In the id or the user's query.")
     dataset = forms.ModelChoiceField(

@@ -67,5 +67,8 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 
 def role_context(request: HttpRequest) -> dict[str, bool]:
-    """Template context: whether the current user holds the admin role."""
-    return {"user_is_admin": is_admin(getattr(request, "user", None))}
+    """Template context: whether the current user holds the admin role, and the reviewer role (admins
+    review too)."""
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    return {"user_is_admin": is_admin(user), "user_is_reviewer": signed_in and is_reviewer(user)}

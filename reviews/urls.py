@@ -1,7 +1,7 @@
 from django.urls import path
 
 from reviews import views
-from reviews.views import decisions, releases, rounds
+from reviews.views import decisions, mine, releases, rounds
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -39,6 +39,8 @@ urlpatterns = [
     path("queues/<int:queue_id>/items/<int:item_id>/annotate/", views.queue_annotate, name="queue-annotate"),
     path("queues/<int:queue_id>/items/<int:item_id>/skip/", views.queue_skip, name="queue-skip"),
     path("queues/<int:queue_id>/undo/", views.queue_undo, name="queue-undo"),
+    path("annotations/mine/", mine.my_annotations, name="my-annotations"),
+    path("annotations/<int:annotation_id>/edit/", mine.annotation_edit, name="annotation-edit"),
     path("queues/<int:queue_id>/agreement/", views.queue_agreement, name="queue-agreement"),
     path("releases/", releases.releases, name="releases"),
     path("releases/<int:release_id>/", releases.release_detail, name="release-detail"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from reviews.models import Annotation, FailureMode, QueueItem
-from reviews.services.queues import queue_submit
+from reviews.services.queues import queue_next, queue_submit
 from tests.browser.conftest import judged_run, log_in, review_queue
 from tests.factories import UserFactory
 
@@ -278,3 +278,27 @@ def test_u_takes_back_the_last_decision_with_the_form_as_it_was(page, live_serve
     page.wait_for_function(f"() => document.getElementById('review-item').dataset.item === '{second}'")
     assert page.locator("#annotate-form").is_visible()
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_my_annotations_filters_and_edits_in_the_browser(page, live_server, reviewer_user):
+    _, run = judged_run(queries=2, k=1)
+    queue = review_queue(run)
+    for decision in ("reject", "accept"):
+        item = queue_next(queue=queue, reviewer=reviewer_user)
+        assert item is not None
+        queue_submit(item=item, reviewer=reviewer_user, decision=decision)
+    log_in(page, live_server.url, reviewer_user.username)
+    page.click("nav >> text=My annotations")
+    assert page.locator("#my-annotations tbody tr").count() == 2
+    page.select_option("#my-annotations-filters select[name=decision]", "reject")
+    page.click("#my-annotations-filters button[type=submit]")
+    rows = page.locator("#my-annotations tbody tr")
+    assert rows.count() == 1
+    rows.first.locator("text=Edit").click()
+    page.check("#annotation-edit input[name=decision][value=accept]")
+    page.fill("#annotation-edit textarea[name=note]", "It was right after all.")
+    page.click("#annotation-edit button[type=submit]")
+    assert "decision=reject" in page.url  # back on the list as it was filtered
+    assert page.locator("#my-annotations tbody tr").count() == 0
+    assert set(Annotation.objects.values_list("decision", flat=True)) == {"accept"}
+    assert Annotation.objects.filter(note="It was right after all.").count() == 1

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from reviews.models import Adjudication, Annotation, ApiToken, QueueItem, Release, ReviewQueue, Round, Run
 from reviews.services.accounts import api_token_create
+from reviews.services.annotations import annotation_submit
 from reviews.services.queues import QueueFilters, queue_create
 from reviews.services.rounds import round_create
 from tests.factories import (
@@ -78,6 +79,7 @@ def url_values(admin_user, settings, tmp_path) -> dict[str, Any]:
         "queue_id": queue.pk,
         "item_id": QueueItem.objects.get(queue=queue).pk,
         "release_id": ReleaseFactory.create().pk,
+        "annotation_id": annotation_submit(reviewer=admin_user, sample=sample, decision="accept").pk,
     }
 
 
