@@ -20,6 +20,8 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.texmath import texmath_plugin
 
 from workers.grm.parsing import anatomy
 
@@ -69,10 +71,26 @@ def _render_image_as_link(
     return f'<a href="{escapeHtml(src)}"{title_attr}>{escapeHtml(alt or src)}</a>'
 
 
+def _render_math(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+    """LaTeX as escaped text in a marked element (`span.math.inline`, `span.math.display` for an inline
+    `$$...$$`, `div.math.block`): the browser's KaTeX (static/js/math.js) typesets it from the text."""
+    token = tokens[idx]
+    if token.type == "math_block":
+        return f'<div class="math block">{escapeHtml(token.content)}</div>\n'
+    kind = "display" if token.type == "math_inline_double" else "inline"
+    return f'<span class="math {kind}">{escapeHtml(token.content)}</span>'
+
+
 def _build_parser() -> MarkdownIt:
     # html=False: raw HTML in the source is text; linkify off: bare URLs stay text (and need no extra package).
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     parser.enable(["table", "strikethrough"])
+    # Math is taken out before Markdown reads it ("\{", "\\" and "_" would otherwise be Markdown's):
+    # $...$ and $$...$$ (not around digits or spaces, so "$5 and $10" stays text), \(...\) and \[...\].
+    parser.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    parser.use(texmath_plugin, delimiters="brackets")
+    for rule in ("math_inline", "math_inline_double", "math_block"):
+        parser.add_render_rule(rule, _render_math)
     parser.add_render_rule("s_open", _render_strikethrough)
     parser.add_render_rule("s_close", _render_strikethrough)
     parser.add_render_rule("image", _render_image_as_link)
@@ -83,7 +101,8 @@ _PARSER = _build_parser()
 # Relative URLs are denied: a model's "/admin/..." or "//host" link means nothing here, so only absolute
 # http(s) and mailto links keep an href.
 _CLEANER = nh3.Cleaner(
-    tags=ALLOWED_TAGS,
+    tags=ALLOWED_TAGS | {"span", "div"},
+    allowed_classes={"span": {"math", "inline", "display"}, "div": {"math", "block"}},  # math only
     clean_content_tags=frozenset({"script", "style"}),
     attributes=ALLOWED_ATTRIBUTES,
     url_schemes=ALLOWED_URL_SCHEMES,

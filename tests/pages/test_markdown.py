@@ -23,9 +23,11 @@ from reviews.templatetags.grm_text import (
 # The policy, restated here so that a change to the allow-list in the module is a visible test change.
 ALLOWED_TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "code", "pre",
-    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a",
+    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a", "span", "div",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title", "rel"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title", "rel"}, "ol": {"start"}, "span": {"class"}, "div": {"class"}}
+# span and div only ever carry math (for KaTeX in the browser), with these classes.
+MATH_CLASSES = {"span": {"math inline", "math display"}, "div": {"math block"}}
 REL = "nofollow noopener noreferrer"
 
 
@@ -87,6 +89,8 @@ def assert_inert(html: str) -> ParsedHtml:
                 assert urlsplit(value).scheme in {"http", "https", "mailto"}, (value, html)
         if tag == "a":
             assert attrs.get("rel") == REL, html
+        if tag in MATH_CLASSES:
+            assert attrs.get("class") in MATH_CLASSES[tag], (tag, attrs, html)
     return parsed
 
 
@@ -334,3 +338,17 @@ def test_any_preview_is_one_escaped_line_within_the_limit(text, limit):
     assert plain == plain.strip()
     assert "  " not in plain
     assert "\n" not in plain
+
+
+def test_math_is_taken_out_of_markdown_as_escaped_text_for_katex():
+    html = render(
+        "Inline $a_1 + \\{x\\}$, \\(x^2\\), prices $5 and $10.\n\n$$\\frac{a}{b} \\\\ c$$\n\n"
+        '$<img src=x onerror=alert(1)>$ and <span class="math inline" onclick=x>raw</span>'
+    )
+    assert_inert(html)
+    assert '<span class="math inline">a_1 + \\{x\\}</span>' in html  # Markdown left the braces alone
+    assert '<span class="math inline">x^2</span>' in html
+    assert "prices $5 and $10." in html
+    assert '<div class="math block">\\frac{a}{b} \\\\ c</div>' in html
+    assert '<span class="math inline">&lt;img src=x onerror=alert(1)&gt;</span>' in html
+    assert '&lt;span class="math inline" onclick=x&gt;raw&lt;/span&gt;' in html  # raw HTML stays text

@@ -1,0 +1,28 @@
+// Math in untrusted text (prompts, responses, principles, critiques), typeset by KaTeX in the browser.
+// The server has already sanitized the Markdown and marked each formula as an element holding its
+// LaTeX as plain text (span.math.inline, span.math.display, div.math.block); KaTeX builds its own
+// markup from that text, with `trust` off (no \href, \url, \includegraphics or HTML extensions) and
+// errors shown as text. Runs on load and on every htmx swap.
+(function () {
+  "use strict";
+  function typeset(root) {
+    if (!window.katex || !root || !root.querySelectorAll) return;
+    root.querySelectorAll(".md .math:not([data-typeset])").forEach(function (element) {
+      const source = element.textContent;
+      element.setAttribute("data-typeset", "");
+      element.setAttribute("title", source);
+      window.katex.render(source, element, {
+        displayMode: !element.classList.contains("inline"),
+        throwOnError: false,
+        trust: false,
+        strict: "ignore",
+        maxSize: 20,
+        maxExpand: 200,
+      });
+    });
+  }
+  typeset(document);
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    typeset(event.detail.target);
+  });
+})();
