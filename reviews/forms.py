@@ -291,7 +291,12 @@ class MyAnnotationsForm(forms.Form):
 
 
 class SearchForm(forms.Form):
-    text = forms.CharField(required=False, max_length=200, label="Text", help_text="In the id or the user's query.")
+    text = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Text",
+        help_text="In the id, the user's query, the responses, and the judgments' principles and critiques.",
+    )
     dataset = forms.ModelChoiceField(
         queryset=Dataset.objects.order_by("name"), to_field_name="name", required=False, empty_label="any dataset"
     )

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Concat
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
-from reviews.models import Annotation, Query, Verdict
+from reviews.models import Annotation, Query, Response, Sample, Verdict
 from reviews.selectors.datasets import subset_condition, text_condition
 
 
@@ -63,5 +69,148 @@ def search_queries(filters: SearchFilters, *, with_responses: bool = False) -> Q
     if filters.reviewer:
         queries = queries.filter(Exists(annotations.filter(reviewer__username=filters.reviewer)))
     if filters.text:
-        queries = queries.filter(text_condition(filters.text))
+        queries = _text_search(queries, filters.text)
     return queries
+
+
+def _text_search(queries: QuerySet[Query], text: str) -> QuerySet[Query]:
+    """Queries whose id, user's query, responses, or judgments' principles and critiques match `text`.
+
+    PostgreSQL: full-text search (English stemming; web-search syntax: "quoted phrases", or, -word)
+    on GIN indexes (migration 0013), ranked: an id match first, then by the user's query's rank, with
+    a match in a response or a judgment counting for less. Elsewhere (SQLite): a substring match in
+    the same places, in id order."""
+    if connection.vendor != "postgresql":
+        in_responses = Exists(Response.objects.filter(query=OuterRef("pk"), text__icontains=text))
+        in_judgments = Exists(
+            Sample.objects.filter(Q(principles__icontains=text) | Q(critique__icontains=text), query=OuterRef("pk"))
+        )
+        return queries.filter(text_condition(text) | in_responses | in_judgments)
+    words = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+    in_responses = Exists(
+        Response.objects.annotate(found=SearchVector("text", config=SEARCH_CONFIG)).filter(
+            query=OuterRef("pk"), found=words
+        )
+    )
+    in_judgments = Exists(
+        Sample.objects.annotate(found=SearchVector("principles", "critique", config=SEARCH_CONFIG)).filter(
+            query=OuterRef("pk"), found=words
+        )
+    )
+    prompt = SearchVector("prompt", config=SEARCH_CONFIG)
+    queries = queries.annotate(prompt_found=prompt, in_responses=in_responses, in_judgments=in_judgments).filter(
+        Q(external_id__icontains=text) | Q(prompt_found=words) | Q(in_responses=True) | Q(in_judgments=True)
+    )
+    rank = (
+        Case(When(external_id__icontains=text, then=Value(10.0)), default=Value(0.0))
+        + SearchRank(prompt, words)
+        + Case(When(in_responses=True, then=Value(0.05)), default=Value(0.0))
+        + Case(When(in_judgments=True, then=Value(0.02)), default=Value(0.0))
+    )
+    return queries.annotate(rank=rank).order_by("-rank", "id")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Where a search matched in a query ("the user's query", "Response 2", "run 3, sample 1") and an
+    excerpt with the matches marked: escaped untrusted text with <mark> elements only."""
+
+    where: str
+    html: SafeString
+
+
+def search_snippets(*, query_ids: list[int], text: str, per_query: int = 3) -> dict[int, list[Snippet]]:
+    """Up to `per_query` snippets for each of a results page's queries (three statements on PostgreSQL,
+    whose ts_headline marks the matched words; elsewhere the substring, cut out in Python)."""
+    found: dict[int, list[Snippet]] = {query_id: [] for query_id in query_ids}
+    if not text or not query_ids:
+        return found
+    rows: list[tuple[int, str, str]] = []
+    if connection.vendor == "postgresql":
+        words = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+
+        def headline(*fields: str) -> SearchHeadline:
+            expression: Any = (
+                fields[0]
+                if len(fields) == 1
+                else Concat(*fields[:1], Value(" "), *fields[1:], output_field=TextField())
+            )
+            return SearchHeadline(
+                expression, words, config=SEARCH_CONFIG, start_sel=_START, stop_sel=_STOP, max_words=30,
+                min_words=12, max_fragments=2, fragment_delimiter=" … ",
+            )  # fmt: skip
+
+        prompts = Query.objects.filter(pk__in=query_ids).annotate(found=SearchVector("prompt", config=SEARCH_CONFIG))
+        for query_id, excerpt in prompts.filter(found=words).annotate(h=headline("prompt")).values_list("pk", "h"):
+            rows.append((query_id, "the user's query", excerpt))
+        responses = Response.objects.filter(query_id__in=query_ids).annotate(
+            found=SearchVector("text", config=SEARCH_CONFIG)
+        )
+        for query_id, position, excerpt in (
+            responses.filter(found=words).annotate(h=headline("text")).values_list("query_id", "position", "h")
+        ):
+            rows.append((query_id, f"Response {position + 1}", excerpt))
+        samples = Sample.objects.filter(query_id__in=query_ids).annotate(
+            found=SearchVector("principles", "critique", config=SEARCH_CONFIG)
+        )
+        judgments = (
+            samples.filter(found=words)
+            .annotate(h=headline("principles", "critique"))
+            .order_by("query_id", "-run_id", "sample_index")
+            .values_list("query_id", "run_id", "sample_index", "h")
+        )
+        for query_id, run_id, index, excerpt in judgments[: per_query * len(query_ids) * 4]:
+            rows.append((query_id, f"run {run_id}, sample {index + 1}", excerpt))
+    else:
+        needle = text.lower()
+        for query_id, prompt in Query.objects.filter(pk__in=query_ids).values_list("pk", "prompt"):
+            rows.append((query_id, "the user's query", _cut(prompt, needle)))
+        for query_id, position, body in Response.objects.filter(
+            query_id__in=query_ids, text__icontains=text
+        ).values_list("query_id", "position", "text"):
+            rows.append((query_id, f"Response {position + 1}", _cut(body, needle)))
+        judgments_q = Sample.objects.filter(
+            Q(principles__icontains=text) | Q(critique__icontains=text), query_id__in=query_ids
+        ).order_by("query_id", "-run_id", "sample_index")
+        for query_id, run_id, index, principles, critique in judgments_q.values_list(
+            "query_id", "run_id", "sample_index", "principles", "critique"
+        )[: per_query * len(query_ids) * 4]:
+            rows.append((query_id, f"run {run_id}, sample {index + 1}", _cut(f"{principles} {critique}", needle)))
+    for query_id, where, excerpt in rows:
+        if _START in excerpt and len(found[query_id]) < per_query:
+            found[query_id].append(Snippet(where, _marked(excerpt)))
+    return found
+
+
+SEARCH_CONFIG = "english"
+# Match markers: control characters ts_headline (and _cut) put around each match, replaced by <mark>
+# once the excerpt is escaped. _cut drops any the text holds; on PostgreSQL one in the text itself
+# would only add a stray <mark> (markup that does nothing else).
+_START, _STOP = "\x02", "\x03"
+
+
+def _marked(excerpt: str) -> SafeString:
+    return mark_safe(escape(excerpt).replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308
+
+
+def _cut(text: str, needle: str, around: int = 80) -> str:
+    """The first occurrence of `needle` in `text` with `around` characters each side, the match marked."""
+    text = text.replace(_START, "").replace(_STOP, "")
+    at = text.lower().find(needle)
+    if at < 0:
+        return text[: 2 * around]
+    start, end = max(0, at - around), min(len(text), at + len(needle) + around)
+    return (
+        ("…" if start else "")
+        + text[start:at]
+        + _START
+        + text[at : at + len(needle)]
+        + _STOP
+        + text[at + len(needle) : end]
+        + ("…" if end < len(text) else "")
+    )
+
+
+def full_text() -> bool:
+    """Whether text search is PostgreSQL's full-text search (else a substring match)."""
+    return connection.vendor == "postgresql"

@@ -528,6 +528,7 @@ def search(request: HttpRequest) -> HttpResponse:
     """Queries by dataset, subset, run and its verdict, failure mode, reviewer and text."""
     form = SearchForm(request.GET)
     page = None
+    snippets: dict[int, list[search_selectors.Snippet]] = {}
     if form.is_valid():
         data = form.cleaned_data
         filters = search_selectors.SearchFilters(
@@ -540,9 +541,19 @@ def search(request: HttpRequest) -> HttpResponse:
             text=data["text"].strip(),
         )
         page = Paginator(search_selectors.search_queries(filters), 50).get_page(request.GET.get("page"))
+        if filters.text:
+            snippets = search_selectors.search_snippets(
+                query_ids=[query.pk for query in page.object_list], text=filters.text
+            )
     query_string = request.GET.copy()
     query_string.pop("page", None)
-    context = {"form": form, "page": page, "query_string": query_string.urlencode()}
+    context = {
+        "form": form,
+        "page": page,
+        "query_string": query_string.urlencode(),
+        "is_postgresql": search_selectors.full_text(),
+        "snippets": snippets,
+    }
     return render(request, "reviews/search.html", context)
 
 

@@ -106,3 +106,32 @@ def test_script_in_prompts_responses_and_critiques_never_runs(page, live_server,
         link.click()
     assert_nothing_ran(page, dialogs)
     assert page.url == review_url
+
+
+def test_search_snippets_of_hostile_text_are_inert(page, live_server, reviewer_user):
+    dataset = DatasetFactory.create(name="hostile-search")
+    query = QueryFactory.create(dataset=dataset, prompt=PAYLOAD, context=[{"role": "user", "content": PAYLOAD}])
+    for position in range(2):
+        ResponseFactory.create(query=query, position=position, text=PAYLOAD)
+    run = RunFactory.create(dataset=dataset, k=1)
+    SampleFactory.create(run=run, query=query, sample_index=0, principles=PAYLOAD, critique=PAYLOAD)
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
+    log_in(page, live_server.url, reviewer_user.username)
+    for text in ("click", "encoded", "raw"):  # plain words of the payload, found by either kind of search
+        page.goto(f"{live_server.url}/search/?text={text}")
+        assert_nothing_ran(page, dialogs)
+        snippets = page.locator("ul.snippets")
+        assert snippets.count() == 1, text
+        tags = snippets.evaluate("list => [...list.querySelectorAll('li *')].map(e => e.tagName.toLowerCase())")
+        assert set(tags) <= {"span", "mark"}, (text, tags)  # the "where" label and the marked matches only
+        handlers = snippets.evaluate(
+            "list => [...list.querySelectorAll('*')]"
+            ".flatMap(e => e.getAttributeNames().filter(n => n.startsWith('on')))"
+        )
+        assert handlers == []

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from reviews.models import FailureMode, Verdict
 from reviews.services.queues import queue_submit
-from tests.factories import UserFactory, make_queue, make_run
+from tests.factories import (
+    DatasetFactory,
+    QueryFactory,
+    ResponseFactory,
+    RunFactory,
+    SampleFactory,
+    UserFactory,
+    make_queue,
+    make_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +54,50 @@ def test_bad_filter_values_are_reported_not_a_500(reviewer_client):
     page = reviewer_client.get(reverse("search"), {"run": "abc", "failure_mode": "nope"})
     assert page.status_code == 200
     assert "Select a valid choice" in page.content.decode()
+
+
+@pytest.fixture
+def texts():
+    """Three queries: the word in the user's query, only in a response, only in a judgment's critique."""
+    dataset = DatasetFactory.create(name="texts")
+    run = RunFactory.create(dataset=dataset, k=1)
+    made = {}
+    for name, prompt, response, critique in [
+        ("in-prompt", "How should I store bleach safely?", "Somewhere cool.", "Fine."),
+        ("in-response", "How do I clean a cutting board?", "Scrub it with diluted <b>bleach</b> solution.", "Ok."),
+        ("in-critique", "What removes stains?", "Soap.", "It should have mentioned bleaching agents."),
+    ]:
+        query = QueryFactory.create(
+            dataset=dataset, external_id=name, prompt=prompt, context=[{"role": "user", "content": prompt}]
+        )
+        ResponseFactory.create(query=query, position=0, text=response)
+        ResponseFactory.create(query=query, position=1, text="Nothing to see.")
+        SampleFactory.create(run=run, query=query, sample_index=0, principles="Safety.", critique=critique)
+        made[name] = query
+    QueryFactory.create(dataset=dataset, external_id="unrelated", prompt="What is the capital of France?")
+    return made
+
+
+def test_text_is_found_in_responses_and_judgments_with_marked_snippets(reviewer_client, texts):
+    page = reviewer_client.get(reverse("search"), {"text": "bleach"})
+    results = [query.external_id for query in page.context["page"].object_list]
+    if connection.vendor == "postgresql":  # full-text: "bleaching" matches too, the user's query ranks first
+        assert results == ["in-prompt", "in-response", "in-critique"]
+    else:  # a substring match: "bleaching" holds "bleach" too, in id order
+        assert sorted(results) == ["in-critique", "in-prompt", "in-response"]
+    html = page.content.decode()
+    assert "Response 1:" in html
+    assert "sample 1:" in html
+    assert "<mark>bleach</mark>" in html or "<mark>Bleach</mark>" in html
+    # The response's markup never becomes markup: text in the snippet (ts_headline leaves tags out).
+    assert "<b>" not in html
+    if connection.vendor != "postgresql":
+        assert "&lt;b&gt;" in html
+
+
+def test_an_id_match_ranks_first_and_phrases_narrow(reviewer_client, texts):
+    if connection.vendor != "postgresql":
+        pytest.skip("ranking and phrase syntax are PostgreSQL full-text search's")
+    assert found(reviewer_client, text="in-critique")[0] == "in-critique"
+    assert found(reviewer_client, text='"cutting board"') == ["in-response"]
+    assert found(reviewer_client, text="bleach -safely") == ["in-response", "in-critique"]
