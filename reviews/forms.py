@@ -264,6 +264,21 @@ class QueueForm(forms.Form):
     reviewers_per_item = forms.IntegerField(min_value=1, max_value=10, initial=1)
     reservation_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, initial=10)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    guidelines = forms.CharField(
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Markdown for the reviewers, shown beside each item and in the keyboard help (?).",
+    )
+
+
+class GuidelinesForm(forms.Form):
+    guidelines = forms.CharField(
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="Markdown (no raw HTML), shown beside each item and in the keyboard help (?).",
+    )
 
 
 class AnnotateForm(forms.Form):

@@ -39,6 +39,7 @@ urlpatterns = [
     path("queues/<int:queue_id>/items/<int:item_id>/annotate/", views.queue_annotate, name="queue-annotate"),
     path("queues/<int:queue_id>/items/<int:item_id>/skip/", views.queue_skip, name="queue-skip"),
     path("queues/<int:queue_id>/undo/", views.queue_undo, name="queue-undo"),
+    path("queues/<int:queue_id>/guidelines/", views.queue_guidelines, name="queue-guidelines"),
     path("annotations/mine/", mine.my_annotations, name="my-annotations"),
     path("annotations/<int:annotation_id>/edit/", mine.annotation_edit, name="annotation-edit"),
     path("queues/<int:queue_id>/agreement/", views.queue_agreement, name="queue-agreement"),

@@ -13,8 +13,18 @@ from reviews.models.runs import Sample
 class FailureMode(models.Model):
     """The taxonomy reviewers tag judgments with; admins extend it."""
 
+    class Scope(models.TextChoices):
+        JUDGMENT = "judgment", "a GRM judgment (run queues)"
+        LABEL = "label", "a query's label (dataset queues)"
+
     code = models.SlugField(max_length=50, unique=True)
     label = models.CharField(max_length=100)
+    scope = models.CharField(
+        max_length=10,
+        choices=Scope.choices,
+        default=Scope.JUDGMENT,
+        help_text="What the mode is about: review forms offer a queue only the modes of its items' kind.",
+    )
     description = models.TextField(blank=True)
     position = models.PositiveSmallIntegerField(
         default=0, help_text="Order in forms; digits 1-9 toggle the first nine."

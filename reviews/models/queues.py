@@ -21,6 +21,9 @@ class ReviewQueue(models.Model):
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    guidelines = models.TextField(
+        blank=True, help_text="Markdown for the reviewers: shown beside each item and in the keyboard help."
+    )
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="review_queues")
     run = models.ForeignKey(
         Run,

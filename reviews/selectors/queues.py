@@ -65,7 +65,8 @@ def review_item(*, item: QueueItem, reviewer: User) -> ReviewItem:
         verdict = Verdict.objects.filter(run_id=run_id, query=query).first()
     target = Q(sample=item.sample_id) if item.sample_id else Q(query=query, sample__isnull=True)
     mine = Annotation.objects.filter(target, reviewer=reviewer).prefetch_related("failure_modes").first()
-    modes = list(FailureMode.objects.filter(active=True))
+    scope = FailureMode.Scope.JUDGMENT if item.sample_id else FailureMode.Scope.LABEL  # a dataset queue: labels
+    modes = list(FailureMode.objects.filter(active=True, scope=scope))
     chosen = [top_choice(sample.scores) for sample in samples]
     return ReviewItem(item, query, responses, samples, item.sample, verdict, modes, mine, chosen)
 

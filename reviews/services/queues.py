@@ -106,6 +106,7 @@ def queue_create(
     reviewers_per_item: int = 1,
     reservation_seconds: int = 600,
     description: str = "",
+    guidelines: str = "",
     created_by: User | None = None,
 ) -> ReviewQueue:
     """Build a queue and rank its items by `priority` (one bulk insert per 5,000 items)."""
@@ -127,6 +128,7 @@ def queue_create(
         queue = ReviewQueue.objects.create(
             name=name,
             description=description,
+            guidelines=guidelines,
             dataset=dataset,
             run=run,
             filters=filters.as_json(),
@@ -334,3 +336,15 @@ def queue_undo(*, queue: ReviewQueue, reviewer: User) -> Undone | None:
         last.finished_at = None
         last.save()
     return undone
+
+
+def queue_guidelines_set(*, queue: ReviewQueue, guidelines: str) -> ReviewQueue:
+    """Change what the queue's reviewers read beside each item (Markdown, rendered sanitized)."""
+    if len(guidelines) > GUIDELINES_MAX_CHARS:
+        raise QueueInvalid(f"guidelines are at most {GUIDELINES_MAX_CHARS:,} characters", field="guidelines")
+    ReviewQueue.objects.filter(pk=queue.pk).update(guidelines=guidelines)
+    queue.guidelines = guidelines
+    return queue
+
+
+GUIDELINES_MAX_CHARS = 20_000

@@ -24,6 +24,7 @@ from reviews.forms import (
     CheckpointRegisterForm,
     CheckpointTrainForm,
     CompareForm,
+    GuidelinesForm,
     MetaScoreForm,
     QueueForm,
     RunForm,
@@ -363,6 +364,7 @@ def queue_new(request: UserHtmxHttpRequest) -> HttpResponse:
             queue = queue_services.queue_create(
                 name=data["name"],
                 description=data["description"],
+                guidelines=data["guidelines"],
                 dataset=data["dataset"],
                 run=run,
                 filters=queue_services.QueueFilters(
@@ -514,6 +516,23 @@ def queue_undo(request: UserHtmxHttpRequest, queue_id: int) -> HttpResponse:
         queue, request.user, undone.item, submitted, notice=f"Undone: {what} of item {undone.item.rank} is taken back."
     )
     return _review_answer(request, context)
+
+
+@admin_required
+def queue_guidelines(request: HttpRequest, queue_id: int) -> HttpResponse:
+    """An admin writes the queue's guidelines (Markdown); reviewers read them beside each item."""
+    queue = _queue_or_404(queue_id)
+    form = GuidelinesForm(request.POST or None, initial={"guidelines": queue.guidelines})
+    if request.method == "POST" and form.is_valid():
+        try:
+            queue_services.queue_guidelines_set(queue=queue, guidelines=form.cleaned_data["guidelines"])
+        except ApplicationError as exc:
+            form.add_error("guidelines", exc.message)
+        else:
+            messages.success(request, f"Guidelines of {queue.name} saved.")
+            return redirect("queue-review", queue_id=queue.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "reviews/queue_guidelines.html", {"queue": queue, "form": form}, status=status)
 
 
 @reviewer_required

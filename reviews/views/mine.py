@@ -94,7 +94,9 @@ def annotation_edit(request: UserHtmxHttpRequest, annotation_id: int) -> HttpRes
     context = {
         "annotation": annotation,
         "target_query": target_query,
-        "modes": FailureMode.objects.filter(active=True),
+        "modes": FailureMode.objects.filter(
+            active=True, scope=FailureMode.Scope.JUDGMENT if annotation.sample_id else FailureMode.Scope.LABEL
+        ),
         "responses": range(responses),
         "values": values,
         "errors": errors,

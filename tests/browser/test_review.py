@@ -75,7 +75,7 @@ def test_a_reviewer_annotates_three_items_with_the_keyboard_alone(page, live_ser
     assert decisions == [Annotation.Decision.REJECT, Annotation.Decision.ACCEPT, Annotation.Decision.ACCEPT]
     modes = [{mode.code for mode in annotations[samples[int(item)]].failure_modes.all()} for item in items if item]
     assert modes == [{mode_code}, set(), set()]
-    assert mode_code == FailureMode.objects.filter(active=True).order_by("position", "pk")[1].code
+    assert mode_code == FailureMode.objects.filter(active=True, scope="judgment").order_by("position", "pk")[1].code
     assert all(annotation.time_spent_ms > 0 for annotation in annotations.values())
 
 
@@ -302,3 +302,18 @@ def test_my_annotations_filters_and_edits_in_the_browser(page, live_server, revi
     assert page.locator("#my-annotations tbody tr").count() == 0
     assert set(Annotation.objects.values_list("decision", flat=True)) == {"accept"}
     assert Annotation.objects.filter(note="It was right after all.").count() == 1
+
+
+def test_the_queue_guidelines_are_beside_the_item_and_in_the_help(page, live_server, reviewer_user):
+    _, run = judged_run(queries=1, k=1)
+    queue = review_queue(run)
+    queue.guidelines = "## When to reject\n\nReject a critique that **invents** facts."
+    queue.save()
+    log_in(page, live_server.url, reviewer_user.username)
+    page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    beside = page.locator("#queue-guidelines")
+    assert beside.is_visible()
+    assert beside.locator("strong").inner_text() == "invents"
+    page.keyboard.press("?")
+    assert page.locator("#review-help").evaluate("dialog => dialog.open") is True
+    assert "invents facts" in page.locator("#help-guidelines").inner_text()

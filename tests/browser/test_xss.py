@@ -39,7 +39,10 @@ INSPECT = """([selector, active]) => {
 
 
 # Where pages show untrusted text: escaped (.text) or as sanitized Markdown (.md).
-UNTRUSTED = ".conversation .text, .conversation .md, .response .text, .response .md, .sample .md, .sample .raw-output"
+UNTRUSTED = (
+    ".conversation .text, .conversation .md, .response .text, .response .md, .sample .md, .sample .raw-output,"
+    " #queue-guidelines"
+)
 
 
 def inspect(page, *, at_least: int) -> None:
@@ -75,6 +78,8 @@ def test_script_in_prompts_responses_and_critiques_never_runs(page, live_server,
     )  # fmt: skip
     VerdictFactory.create(run=run, query=query)
     queue = review_queue(run)
+    queue.guidelines = PAYLOAD  # an admin's Markdown is rendered as sanitized as a model's
+    queue.save()
     dialogs: list[str] = []
 
     def record(dialog: Dialog) -> None:
@@ -94,7 +99,7 @@ def test_script_in_prompts_responses_and_critiques_never_runs(page, live_server,
     review_url = f"{live_server.url}/queues/{queue.pk}/"
     page.goto(review_url)
     assert_nothing_ran(page, dialogs)
-    inspect(page, at_least=6)  # the message, two responses, the sample's principles, critique and raw output
+    inspect(page, at_least=7)  # the message, two responses, the sample's reasoning and raw output, the guidelines
     raw = page.locator(".sample.current .raw-output")
     assert raw.is_visible()  # open: its scores could not be read
     assert "<img src=x onerror=alert(8)>" in raw.locator("mark.raw-scores").inner_text()

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from reviews.models import Annotation, Assignment, QueueItem, ReviewQueue
-from reviews.services.queues import queue_next, queue_submit
+from reviews.services.queues import QueueFilters, queue_create, queue_next, queue_submit
 from tests.factories import PASSWORD, UserFactory, make_queue, make_run
 from tests.queries import assert_count_does_not_grow, count_queries
 
@@ -208,3 +208,45 @@ def test_a_refused_plain_post_answers_the_whole_page_with_the_input_kept(reviewe
     checked = html.split('value="parse_failure"', 1)[1].split(">", 1)[0]
     assert "checked" in checked
     assert Annotation.objects.count() == 0
+
+
+def test_an_admin_writes_guidelines_that_reviewers_read_beside_each_item(admin_client, reviewer_page, reviewer_user):
+    _, run = make_run(queries=1, k=1)
+    queue = make_queue(run)
+    url = reverse("queue-guidelines", args=[queue.pk])
+    assert admin_client.get(url).status_code == 200
+    saved = admin_client.post(url, {"guidelines": "Reject **any** critique that <script>x()</script> ignores safety."})
+    assert saved.status_code == 302
+    page = reviewer_page.get(reverse("queue-review", args=[queue.pk])).content.decode()
+    assert 'id="queue-guidelines"' in page  # beside the item
+    assert 'id="help-guidelines"' in page  # and in the keyboard help
+    assert "Reject <strong>any</strong> critique" in page
+    assert "<script>x()" not in page
+    assert reviewer_page.get(url).status_code == 403  # reviewers read them; admins write them
+    too_long = admin_client.post(url, {"guidelines": "x" * 20_001})
+    assert too_long.status_code == 400
+    assert b"20000 characters" in too_long.content or b"20,000" in too_long.content
+
+
+def test_a_label_queue_offers_label_choices_not_the_grm_failure_modes(reviewer_page, reviewer_user):
+    dataset, _ = make_run(queries=1, k=1)
+    queue = queue_create(
+        name="labels", dataset=dataset, run=None, filters=QueueFilters(), priority=ReviewQueue.Priority.UNREVIEWED
+    )
+    page = reviewer_page.get(reverse("queue-review", args=[queue.pk])).content.decode()
+    assert "Label correct" in page
+    assert "Label wrong" in page
+    assert "Ambiguous" in page
+    assert "Incorrect critique" not in page  # a judgment's failure mode: not about a label
+    item = Assignment.objects.get(reviewer=reviewer_user).item
+    token = reviewer_page.cookies["csrftoken"].value
+    answer = reviewer_page.post(
+        reverse("queue-annotate", args=[queue.pk, item.pk]),
+        {"decision": "reject", "failure_modes": ["label_ambiguous"]},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert answer.status_code == 200
+    annotation = Annotation.objects.get()
+    assert annotation.query_id == item.query_id
+    assert [mode.code for mode in annotation.failure_modes.all()] == ["label_ambiguous"]
