@@ -2,7 +2,7 @@
 // The server has already sanitized the Markdown and marked each formula as an element holding its
 // LaTeX as plain text (span.math.inline, span.math.display, div.math.block); KaTeX builds its own
 // markup from that text, with `trust` off (no \href, \url, \includegraphics or HTML extensions) and
-// errors shown as text. Runs on load and on every htmx swap.
+// errors shown as text. Runs on load and after every htmx swap.
 (function () {
   "use strict";
   function typeset(root) {
@@ -22,7 +22,9 @@
     });
   }
   typeset(document);
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    typeset(event.detail.target);
+  // After every swap, the whole page: an outerHTML swap replaces its target, so the new content is
+  // not under event.detail.target (typeset formulas are skipped).
+  document.body.addEventListener("htmx:afterSettle", function () {
+    typeset(document);
   });
 })();

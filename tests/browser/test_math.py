@@ -59,3 +59,21 @@ def test_math_is_typeset_and_stays_inert(page, live_server, reviewer_user):
         "() => [...document.querySelectorAll('script[src], link[href]')]"
         ".every(e => new URL(e.src || e.href).origin === location.origin)"
     )
+
+
+def test_math_in_a_swapped_in_review_item_is_typeset(page, live_server, reviewer_user):
+    from tests.browser.conftest import judged_run, review_queue
+
+    _, run = judged_run(queries=2, k=1)
+    queue = review_queue(run)
+    queue.guidelines = r"Check the arithmetic: $\frac{a}{b}$."
+    queue.save()
+    log_in(page, live_server.url, reviewer_user.username)
+    page.goto(f"{live_server.url}/queues/{queue.pk}/")
+    assert page.locator("#queue-guidelines .katex").count() == 1
+    before = page.locator("#review-item").get_attribute("data-item")
+    page.keyboard.press("a")
+    page.wait_for_function(
+        "before => document.getElementById('review-item').dataset.item !== before", arg=before, timeout=10_000
+    )
+    page.wait_for_function("() => document.querySelectorAll('#queue-guidelines .katex').length === 1")
