@@ -303,7 +303,7 @@ def queue_undo(*, queue: ReviewQueue, reviewer: User) -> Undone | None:
         if found is None:
             return None
         # The item first, then the assignment: queue_submit's order, so the two never wait on each other.
-        item = QueueItem.objects.select_for_update().select_related("sample", "query").get(pk=found[1])
+        item = QueueItem.objects.select_for_update(of=("self",)).select_related("sample", "query").get(pk=found[1])
         last = Assignment.objects.select_for_update().get(pk=found[0])
         if last.state not in finished:  # taken back by a request just before this one
             return None
