@@ -145,6 +145,11 @@ CELERY_BEAT_SCHEDULE = {"runs-watchdog": {"task": "workers.tasks.runs_watchdog",
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- Auth
+# Sessions are read from the cache (Redis, or this process's memory without REDIS_URL) and kept in the
+# database too: a page's session costs no SQL once cached, and none is lost when the cache is.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Django's model backend, the request user read with its roles in one statement (reviews.roles).
+AUTHENTICATION_BACKENDS = ["reviews.roles.RolesBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

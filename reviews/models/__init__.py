@@ -11,6 +11,7 @@ from reviews.models.datasets import Dataset, Query, Response
 from reviews.models.metarm import MetaRmCheckpoint
 from reviews.models.queues import Assignment, QueueItem, ReviewQueue
 from reviews.models.releases import Release
+from reviews.models.rendered import RenderedText
 from reviews.models.runs import ModelConfig, PromptTemplate, Round, Run, Sample, Verdict
 from reviews.models.uploads import Upload, UploadError
 
@@ -27,6 +28,7 @@ __all__ = [
     "Query",
     "QueueItem",
     "Release",
+    "RenderedText",
     "Response",
     "ReviewQueue",
     "Round",

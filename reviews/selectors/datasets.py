@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from reviews.models import Annotation, Dataset, Query, Run, Sample, Verdict
+from reviews.selectors.judgments import Cards, judgment_cards
 from workers.grm.voting import top_choice
 
 NO_SUBSET = "__none__"  # the filter value that selects queries without a subset
@@ -90,6 +91,7 @@ class QueryPage:
     chosen: list[int | None] = field(default_factory=list)  # per sample: the response it scored highest
     choice_counts: list[tuple[int, int]] = field(default_factory=list)  # (response position, samples)
     annotations: list[Annotation] = field(default_factory=list)
+    cards: Cards = field(default_factory=Cards)  # the texts as HTML (reviews.selectors.judgments)
 
     @property
     def samples_disagree(self) -> bool:
@@ -97,7 +99,7 @@ class QueryPage:
 
 
 def query_page(*, dataset_name: str, query_id: int, run_id: int | None = None) -> QueryPage:
-    """Everything the query page shows, in six SQL statements whatever k or the response count.
+    """Everything the query page shows, in seven SQL statements whatever k or the response count.
 
     The run is `run_id` when it judged this query, else the latest run that did."""
     query = Query.objects.select_related("dataset").get(dataset__name=dataset_name, id=query_id)
@@ -111,6 +113,7 @@ def query_page(*, dataset_name: str, query_id: int, run_id: int | None = None) -
     run = next((r for r in runs if r.pk == run_id), runs[0] if runs else None)
     page = QueryPage(query, responses, runs, run)
     if run is None:
+        page.cards = judgment_cards(query=query, responses=responses, samples=[])
         return page
     # The admin's adjudication (and who wrote it) in the same statement: the decision badge names them.
     page.samples = list(
@@ -119,6 +122,13 @@ def query_page(*, dataset_name: str, query_id: int, run_id: int | None = None) -
         .order_by("sample_index")
     )
     page.verdict = next(iter(Verdict.objects.filter(run=run, query=query)), None)
+    page.cards = judgment_cards(
+        query=query,
+        responses=responses,
+        samples=page.samples,
+        score_low=run.template.score_low,
+        score_high=run.template.score_high,
+    )
     page.chosen = [top_choice(sample.scores) for sample in page.samples]
     counts = Counter(choice for choice in page.chosen if choice is not None)
     page.choice_counts = sorted(counts.items())

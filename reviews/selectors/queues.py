@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from reviews import agreement
-from reviews.models import Annotation, Assignment, FailureMode, QueueItem, ReviewQueue, Sample, Verdict
-from workers.grm.voting import top_choice
+from reviews.models import Annotation, Assignment, FailureMode, Query, QueueItem, ReviewQueue, Sample, Verdict
+from reviews.selectors.judgments import Cards, judgment_cards
 
 
 def queues_overview(*, reviewer: User) -> list[ReviewQueue]:
@@ -46,43 +48,81 @@ class ReviewItem:
     verdict: Verdict | None
     failure_modes: list[FailureMode]
     mine: Annotation | None
-    chosen: list[int | None] = field(default_factory=list)  # per sample: the response it scored highest
+    cards: Cards = field(default_factory=Cards)  # the texts as HTML, the guidelines last
 
 
-def review_item(*, item: QueueItem, reviewer: User) -> ReviewItem:
-    """The item with its query, responses, the run's k samples of that query, the verdict, and the
-    reviewer's own earlier annotation (six SQL statements for any k and any number of responses)."""
-    item = QueueItem.objects.select_related("queue", "queue__run__template", "query", "query__dataset", "sample").get(
-        pk=item.pk
-    )  # the run's template: its score range reads the raw outputs
-    query = item.query
+def review_item(*, queue: ReviewQueue, item: QueueItem, reviewer: User) -> ReviewItem:
+    """The item with its query, responses, the run's k samples of that query, the verdict, the
+    reviewer's own earlier annotation and every text's HTML (seven SQL statements for any k and any
+    number of responses; one more when the item came without its query, see queue_next). `queue`
+    comes with its run and the run's template (`queue_for_review`)."""
+    query = (
+        item.query if QueueItem.query.is_cached(item) else Query.objects.select_related("dataset").get(pk=item.query_id)
+    )
     responses = list(query.responses.all())
     samples: list[Sample] = []
     verdict = None
-    run_id = item.queue.run_id
-    if run_id is not None:
-        samples = list(Sample.objects.filter(run_id=run_id, query=query).order_by("sample_index"))
-        verdict = Verdict.objects.filter(run_id=run_id, query=query).first()
+    run = queue.run
+    if run is not None:
+        samples = list(Sample.objects.filter(run_id=run.pk, query=query).order_by("sample_index"))
+        verdict = Verdict.objects.filter(run_id=run.pk, query=query).first()
     target = Q(sample=item.sample_id) if item.sample_id else Q(query=query, sample__isnull=True)
     mine = Annotation.objects.filter(target, reviewer=reviewer).prefetch_related("failure_modes").first()
     scope = FailureMode.Scope.JUDGMENT if item.sample_id else FailureMode.Scope.LABEL  # a dataset queue: labels
     modes = list(FailureMode.objects.filter(active=True, scope=scope))
-    chosen = [top_choice(sample.scores) for sample in samples]
-    return ReviewItem(item, query, responses, samples, item.sample, verdict, modes, mine, chosen)
+    template = run.template if run is not None else None  # its score range reads the raw outputs
+    cards = judgment_cards(
+        query=query,
+        responses=responses,
+        samples=samples,
+        score_low=template.score_low if template else 1,
+        score_high=template.score_high if template else 10,
+        extra=[queue.guidelines] if queue.guidelines else [],
+    )
+    current = next((sample for sample in samples if sample.pk == item.sample_id), None)
+    return ReviewItem(item, query, responses, samples, current, verdict, modes, mine, cards)
 
 
-def can_undo(*, queue: ReviewQueue, reviewer: User) -> bool:
-    """Whether the reviewer has a decision (or a skip) in the queue to take back (services.queues.queue_undo)."""
-    finished = [Assignment.State.DONE, Assignment.State.SKIPPED]
-    return Assignment.objects.filter(queue=queue, reviewer=reviewer, state__in=finished).exists()
+def queue_for_review(*, queue_id: int) -> ReviewQueue:
+    """An active queue with what its review pages show: its dataset, its run and the run's template."""
+    return ReviewQueue.objects.select_related("dataset", "run__template").get(pk=queue_id, active=True)
 
 
-def queue_progress(*, queue: ReviewQueue, reviewer: User) -> dict[str, int]:
-    """Items completed (kept on the queue row, not counted over its items) and the reviewer's own."""
-    completed = ReviewQueue.objects.filter(pk=queue.pk).values_list("completed_count", flat=True).first() or 0
-    mine = Assignment.objects.filter(queue=queue, reviewer=reviewer, state=Assignment.State.DONE).count()
+def queue_item_for(*, queue_id: int, item_id: int, reviewer: User) -> QueueItem:
+    """One item of an active queue, with its queue as `queue_for_review` reads it, and `held`: whether
+    the reviewer may annotate it now, holding a live reservation or having annotated it (one
+    statement; DoesNotExist when the queue is not active or has no such item)."""
+    live = Q(state=Assignment.State.RESERVED, expires_at__gt=timezone.now()) | Q(state=Assignment.State.DONE)
+    held = Assignment.objects.filter(live, item=OuterRef("pk"), reviewer=reviewer)
+    return (
+        QueueItem.objects.select_related("queue__dataset", "queue__run__template")
+        .annotate(held=Exists(held))
+        .get(pk=item_id, queue_id=queue_id, queue__active=True)
+    )
+
+
+def queue_progress(*, queue: ReviewQueue, reviewer: User) -> dict[str, int | bool]:
+    """Items completed (kept on the queue row, not counted over its items), the reviewer's own, and
+    whether they have a decision to take back (`can_undo`), in one statement."""
+    theirs = Assignment.objects.filter(queue=OuterRef("pk"), reviewer=reviewer).order_by()
+    done = theirs.filter(state=Assignment.State.DONE).values("queue").annotate(n=Count("pk")).values("n")
+    completed, mine, can_undo = (
+        ReviewQueue.objects.filter(pk=queue.pk)
+        .annotate(
+            mine=Coalesce(Subquery(done), Value(0)),
+            can_undo=Exists(theirs.filter(state__in=[Assignment.State.DONE, Assignment.State.SKIPPED])),
+        )
+        .values_list("completed_count", "mine", "can_undo")
+        .get()
+    )
     total = queue.item_count
-    return {"total": total, "completed": completed, "mine": mine, "percent": _percent(completed, total)}
+    return {
+        "total": total,
+        "completed": completed,
+        "mine": mine,
+        "percent": _percent(completed, total),
+        "can_undo": can_undo,
+    }
 
 
 def _percent(part: int, whole: int) -> int:

@@ -7,13 +7,14 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 
 from reviews.errors import AnnotationInvalid
-from reviews.models import Annotation, FailureMode, Query, Sample
-from reviews.services.decisions import decisions_apply
+from reviews.models import Annotation, FailureMode, Query, Response, Sample
+from reviews.services.decisions import DECISION_FIELDS, decisions_decide
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a caller's transaction: its errors roll that back too
 def annotation_submit(
     *,
     reviewer: User,
@@ -25,31 +26,48 @@ def annotation_submit(
     corrected_scores: list[int] | None = None,
     time_spent_ms: int = 0,
 ) -> Annotation:
-    """Store a reviewer's decision on a sample or a query; submitting again updates the same annotation."""
+    """Store a reviewer's decision on a sample or a query; submitting again updates the same annotation.
+
+    Only `sample.pk` and `sample.query_id` (or `query.pk`) are read: a caller holding ids passes
+    `Sample(pk=..., query_id=...)`. The target's row is locked first, so one reviewer's submissions on
+    a target take turns (the lookup and the insert below need no savepoint) and each decision on a
+    sample sees the other reviewers' verdicts."""
     if (sample is None) == (query is None):
         raise AnnotationInvalid("target", "give exactly one of sample and query")
     if decision not in Annotation.Decision.values:
         raise AnnotationInvalid("decision", f"must be one of {', '.join(Annotation.Decision.values)}")
     if corrected_scores is not None:
-        responses = (sample.query if sample is not None else query).responses.count()  # type: ignore[union-attr]
+        query_id = sample.query_id if sample is not None else query.pk  # type: ignore[union-attr]
+        responses = Response.objects.filter(query_id=query_id).count()
         if len(corrected_scores) != responses or not all(1 <= score <= 10 for score in corrected_scores):
             raise AnnotationInvalid(
                 "corrected_scores", f"give {responses} integers from 1 to 10, one per response in original order"
             )
-    if sample is not None:  # reviewers of one sample in turn, so each decision sees the others' verdicts
-        Sample.objects.select_for_update().filter(pk=sample.pk).first()
-    annotation, _ = Annotation.objects.update_or_create(
-        reviewer=reviewer,
-        sample=sample,
-        query=query,
-        defaults={
-            "decision": decision,
-            "note": note,
-            "corrected_scores": corrected_scores,
-            "time_spent_ms": max(0, time_spent_ms),
-        },
-    )
-    annotation.failure_modes.set(list(failure_modes))
+    locked: Sample | None = None
     if sample is not None:
-        decisions_apply(sample_ids=[sample.id])
+        decided = Sample.objects.only("id", "run_id", "query_id", "rule_reason", *DECISION_FIELDS)
+        locked = decided.select_for_update().get(pk=sample.pk)
+        target = Q(sample_id=sample.pk)
+    else:
+        Query.objects.select_for_update().filter(pk=query.pk).values_list("pk").first()  # type: ignore[union-attr]
+        target = Q(query_id=query.pk, sample__isnull=True)  # type: ignore[union-attr]
+    values = {
+        "decision": decision,
+        "note": note,
+        "corrected_scores": corrected_scores,
+        "time_spent_ms": max(0, time_spent_ms),
+    }
+    modes = list(failure_modes)
+    annotation = Annotation.objects.filter(target, reviewer=reviewer).first()
+    if annotation is None:
+        annotation = Annotation.objects.create(reviewer=reviewer, sample=sample, query=query, **values)
+        if modes:
+            annotation.failure_modes.add(*modes)
+    else:
+        for name, value in values.items():
+            setattr(annotation, name, value)
+        annotation.save()
+        annotation.failure_modes.set(modes)
+    if locked is not None:
+        decisions_decide(samples=[locked])
     return annotation

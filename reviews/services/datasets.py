@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO
 
 from django.conf import settings
@@ -15,12 +16,13 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from reviews import rendering
 from reviews.errors import InvalidInput
 from reviews.ingest import copy_writer
 from reviews.ingest.formats import FieldErrors, Limits, normalize
 from reviews.ingest.readers import RecordError, read_records
 from reviews.locks import lock_for_transaction
-from reviews.models import Dataset
+from reviews.models import Dataset, Query, Response
 
 logger = logging.getLogger(__name__)
 
@@ -207,3 +209,26 @@ def demo_load() -> ImportReport:
         description="Written by the team: chat, reasoning with verifiable answers, safety and coding."
     )
     return report
+
+
+def dataset_prerender(
+    *, dataset: Dataset, since: datetime | None = None, query_ids: tuple[int, int] | None = None
+) -> int:
+    """Render the Markdown of the dataset's queries and responses (those stored since `since`, or with
+    ids from query_ids[0] up to query_ids[1]) into reviews.rendering's store, so their pages need not;
+    returns how many texts were rendered."""
+    queries = Query.objects.filter(dataset=dataset)
+    if since is not None:
+        queries = queries.filter(created_at__gte=since)
+    if query_ids is not None:
+        queries = queries.filter(id__gte=query_ids[0], id__lt=query_ids[1])
+
+    def sources() -> Iterator[rendering.Source]:
+        for context in queries.values_list("context", flat=True).iterator(2000):
+            for message in context if isinstance(context, list) else []:
+                if isinstance(message, dict):
+                    yield rendering.markdown(str(message.get("content", "")))
+        texts = Response.objects.filter(query__in=queries).values_list("text", flat=True)
+        yield from (rendering.markdown(text) for text in texts.iterator(2000))
+
+    return rendering.prerender(sources())

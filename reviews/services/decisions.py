@@ -44,6 +44,15 @@ def decisions_apply(*, sample_ids: Iterable[int]) -> int:
     return changed
 
 
+def decisions_decide(*, samples: Sequence[Sample]) -> int:
+    """`decisions_apply` for samples already read (with their rule outcome and decision fields, locked
+    by the caller); returns how many changed."""
+    ruled = [sample for sample in samples if sample.rule_reason]
+    if len(ruled) < len(samples):
+        return decisions_apply(sample_ids=[sample.id for sample in samples])
+    return _apply(ruled)
+
+
 def _apply(samples: Sequence[Sample]) -> int:
     ids = [sample.id for sample in samples]
     verdicts: dict[int, list[Verdict]] = defaultdict(list)
@@ -53,7 +62,9 @@ def _apply(samples: Sequence[Sample]) -> int:
         verdicts[sample_id].append(Verdict(accept=decision == Annotation.Decision.ACCEPT, noted=bool(note.strip())))
         latest[sample_id] = max(updated_at, latest.get(sample_id, updated_at))
     adjudicated: dict[int, str] = {}
-    for sample_id, decision, updated_at in Adjudication.objects.filter(sample_id__in=ids).values_list(
+    # An adjudication decides only where reviewers disagree: no other sample needs it read.
+    split = [id_ for id_ in ids if len({verdict.accept for verdict in verdicts[id_]}) > 1]
+    for sample_id, decision, updated_at in Adjudication.objects.filter(sample_id__in=split).values_list(
         "sample_id", "decision", "updated_at"
     ):
         if latest.get(sample_id, updated_at) <= updated_at:  # a verdict changed since reopens the question

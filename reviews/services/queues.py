@@ -19,6 +19,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 
+from reviews import rendering
 from reviews.errors import AnnotationInvalid, QueueInvalid
 from reviews.models import (
     Annotation,
@@ -148,6 +149,8 @@ def queue_create(
             raise QueueInvalid("no items match these filters")
         queue.item_count = count
         queue.save(update_fields=["item_count"])
+    if guidelines:
+        rendering.prerender([rendering.markdown(guidelines)])
     return queue
 
 
@@ -156,7 +159,7 @@ def queue_next(*, queue: ReviewQueue, reviewer: User) -> QueueItem | None:
     now = timezone.now()
     with transaction.atomic():
         held = (
-            Assignment.objects.select_related("item")
+            Assignment.objects.select_related("item__query__dataset")
             .filter(queue=queue, reviewer=reviewer, state=Assignment.State.RESERVED, expires_at__gt=now)
             .order_by("reserved_at")
             .first()
@@ -180,6 +183,7 @@ def queue_next(*, queue: ReviewQueue, reviewer: User) -> QueueItem | None:
             .alias(held=Coalesce(Subquery(held_by_others), Value(0)))
             .filter(held__lt=queue.reviewers_per_item - F("done_count"))
             .order_by("rank")
+            .select_related("query__dataset")  # what the item's page shows first
             .select_for_update(skip_locked=True, of=("self",))
         )
         # The candidate query saw other reservations as of its start; one committed since may hold the
@@ -197,16 +201,22 @@ def queue_next(*, queue: ReviewQueue, reviewer: User) -> QueueItem | None:
             if others < queue.reviewers_per_item - item.done_count:
                 break
             passed.append(item.pk)
-        Assignment.objects.update_or_create(
-            item=item,
-            reviewer=reviewer,
-            defaults={
-                "queue": queue,
-                "state": Assignment.State.RESERVED,
-                "reserved_at": now,
-                "expires_at": now + timedelta(seconds=queue.reservation_seconds),
-                "finished_at": None,
-            },
+        # The reviewer's assignment of the item, new or not (a skip taken back, an expired reservation).
+        Assignment.objects.bulk_create(
+            [
+                Assignment(
+                    item=item,
+                    reviewer=reviewer,
+                    queue=queue,
+                    state=Assignment.State.RESERVED,
+                    reserved_at=now,
+                    expires_at=now + timedelta(seconds=queue.reservation_seconds),
+                    finished_at=None,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["item", "reviewer"],
+            update_fields=["queue", "state", "reserved_at", "expires_at", "finished_at"],
         )
         return item
 
@@ -224,7 +234,11 @@ def queue_submit(
     """Annotate a queue item. Submitting again updates the same annotation and counts once."""
     now = timezone.now()
     with transaction.atomic():
-        is_open = QueueItem.objects.select_for_update().values_list("is_open", flat=True).get(pk=item.pk)
+        is_open, done_count, per_item = (
+            QueueItem.objects.select_for_update(of=("self",))
+            .values_list("is_open", "done_count", "queue__reviewers_per_item")
+            .get(pk=item.pk)
+        )
         assignment = Assignment.objects.select_for_update().filter(item=item, reviewer=reviewer).first()
         if not is_open and (assignment is None or assignment.state != Assignment.State.DONE):
             raise AnnotationInvalid("item", "this item already has the reviews it needs: take your next one")
@@ -232,8 +246,8 @@ def queue_submit(
             time_spent_ms = int((now - assignment.reserved_at).total_seconds() * 1000)
         annotation = annotation_submit(
             reviewer=reviewer,
-            sample=item.sample,
-            query=None if item.sample_id else item.query,
+            sample=Sample(pk=item.sample_id, query_id=item.query_id) if item.sample_id else None,
+            query=None if item.sample_id else Query(pk=item.query_id),
             decision=decision,
             failure_modes=list(failure_modes),
             note=note,
@@ -242,23 +256,15 @@ def queue_submit(
         )
         if assignment is None:
             assignment = Assignment(item=item, queue_id=item.queue_id, reviewer=reviewer, expires_at=now)
-        if assignment.state != Assignment.State.DONE:
+        if assignment.state != Assignment.State.DONE:  # counted once: the item is open (checked above)
             assignment.state = Assignment.State.DONE
             assignment.finished_at = now
             assignment.save()
-            QueueItem.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1)
-            closed = QueueItem.objects.filter(
-                pk=item.pk, is_open=True, done_count__gte=item.queue.reviewers_per_item
-            ).update(is_open=False)
-            if closed:
+            closes = done_count + 1 >= per_item
+            QueueItem.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1, is_open=not closes)
+            if closes:
                 ReviewQueue.objects.filter(pk=item.queue_id).update(completed_count=F("completed_count") + 1)
     return annotation
-
-
-def holds(*, item: QueueItem, reviewer: User) -> bool:
-    """Whether the reviewer may annotate the item now: they hold a live reservation or annotated it."""
-    live = Q(state=Assignment.State.RESERVED, expires_at__gt=timezone.now()) | Q(state=Assignment.State.DONE)
-    return Assignment.objects.filter(live, item=item, reviewer=reviewer).exists()
 
 
 def queue_skip(*, item: QueueItem, reviewer: User) -> None:
@@ -303,7 +309,8 @@ def queue_undo(*, queue: ReviewQueue, reviewer: User) -> Undone | None:
         if found is None:
             return None
         # The item first, then the assignment: queue_submit's order, so the two never wait on each other.
-        item = QueueItem.objects.select_for_update(of=("self",)).select_related("sample", "query").get(pk=found[1])
+        items = QueueItem.objects.select_for_update(of=("self",)).select_related("sample", "query__dataset")
+        item = items.get(pk=found[1])
         last = Assignment.objects.select_for_update().get(pk=found[0])
         if last.state not in finished:  # taken back by a request just before this one
             return None
@@ -344,6 +351,7 @@ def queue_guidelines_set(*, queue: ReviewQueue, guidelines: str) -> ReviewQueue:
         raise QueueInvalid(f"guidelines are at most {GUIDELINES_MAX_CHARS:,} characters", field="guidelines")
     ReviewQueue.objects.filter(pk=queue.pk).update(guidelines=guidelines)
     queue.guidelines = guidelines
+    rendering.prerender([rendering.markdown(guidelines)])
     return queue
 
 

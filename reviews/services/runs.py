@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from reviews import enqueue
+from reviews import enqueue, rendering
 from reviews.errors import Conflict, RunInvalid
 from reviews.models import (
     Dataset,
@@ -234,6 +234,8 @@ def run_store_results(*, run_id: int, results: Sequence[QueryResult], generation
         Verdict.objects.bulk_create(verdicts, ignore_conflicts=True)
         Run.objects.filter(id=run_id).update(generation_seconds=F("generation_seconds") + generation_seconds)
     run_refresh_progress(run_id=run_id)
+    # The judgments' Markdown, rendered once here rather than on every view of their pages.
+    rendering.prerender(rendering.markdown(text) for sample in samples for text in (sample.principles, sample.critique))
     return len(results)
 
 

@@ -24,7 +24,7 @@ from reviews import enqueue
 from reviews.errors import UploadRefused, UploadTooLarge
 from reviews.locks import try_lock
 from reviews.models import Dataset, Upload, UploadError
-from reviews.services.datasets import ImportRefused, ImportReport, dataset_import
+from reviews.services.datasets import ImportRefused, ImportReport, dataset_import, dataset_prerender
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,13 @@ def _ingest(upload_id: int) -> Upload | None:
     message = f"{report.created:,} new, {report.unchanged:,} unchanged"
     if report.error_count:
         message += f", {report.error_count:,} bad line(s) skipped"
-    return _finish(upload, status, message, report, path)
+    upload = _finish(upload, status, message, report, path)
+    if upload.dataset is not None and report.created:
+        try:  # after the upload is done: its pages render on first view if this does not finish
+            dataset_prerender(dataset=upload.dataset, since=upload.started_at)
+        except Exception:
+            logger.exception("upload %s: rendering its texts ahead of the pages failed", upload.pk)
+    return upload
 
 
 def _finish(upload: Upload, status: str, message: str, report: ImportReport | None, path: Path | None = None) -> Upload:

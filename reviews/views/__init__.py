@@ -30,11 +30,12 @@ from reviews.forms import (
     RunForm,
     SearchForm,
 )
-from reviews.models import Dataset, MetaRmCheckpoint, Query, QueueItem, ReviewQueue, Run
+from reviews.models import Dataset, MetaRmCheckpoint, Query, QueueItem, ReviewQueue, Run, Sample
 from reviews.roles import admin_required, is_admin, is_reviewer, reviewer_required
 from reviews.selectors import accounts as account_selectors
 from reviews.selectors import activity as activity_selectors
 from reviews.selectors import datasets as dataset_selectors
+from reviews.selectors import judgments as judgment_selectors
 from reviews.selectors import metarm as metarm_selectors
 from reviews.selectors import queues as queue_selectors
 from reviews.selectors import reports as report_selectors
@@ -103,6 +104,19 @@ def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse
         raise Http404("No such query in this dataset") from None
     context = {"page": page, "query": page.query, "dataset": page.query.dataset}
     return render(request, "reviews/query_detail.html", context)
+
+
+@login_required
+def sample_raw(request: HtmxHttpRequest, sample_id: int) -> HttpResponse:
+    """A sample's raw output with what the parser read highlighted: what its folded card loads when
+    the reader opens it (htmx), or a page of its own (the card's link, without scripts)."""
+    try:
+        sample, html = judgment_selectors.sample_raw(sample_id=sample_id)
+    except Sample.DoesNotExist:
+        raise Http404("No such sample") from None
+    if request.htmx:
+        return HttpResponse(html)
+    return render(request, "reviews/sample_raw.html", {"sample": sample, "html": html})
 
 
 @admin_required
@@ -344,7 +358,10 @@ def api_token_revoke(request: UserHtmxHttpRequest, token_id: int) -> HttpRespons
 
 
 def _queue_or_404(queue_id: int) -> ReviewQueue:
-    return get_object_or_404(ReviewQueue.objects.select_related("dataset", "run"), pk=queue_id, active=True)
+    try:
+        return queue_selectors.queue_for_review(queue_id=queue_id)
+    except ReviewQueue.DoesNotExist:
+        raise Http404("No such queue") from None
 
 
 @reviewer_required
@@ -388,14 +405,15 @@ def _review_context(
 ) -> dict[str, object]:
     """The review fragment's context. `submitted`: a refused submission's fields, shown again as the
     reviewer left them (else the form shows their earlier annotation of the item, if any)."""
-    review = queue_selectors.review_item(item=item, reviewer=user) if item is not None else None
+    review = queue_selectors.review_item(queue=queue, item=item, reviewer=user) if item is not None else None
+    progress = queue_selectors.queue_progress(queue=queue, reviewer=user)
     return {
         "queue": queue,
         "review": review,
         "values": _annotate_values(review, submitted) if review is not None else None,
-        "can_undo": queue_selectors.can_undo(queue=queue, reviewer=user),
+        "can_undo": progress["can_undo"],
         "inline_errors": ("failure_modes", "corrected_scores", "note"),  # shown beside their fields
-        "progress": queue_selectors.queue_progress(queue=queue, reviewer=user),
+        "progress": progress,
         **extra,
     }
 
@@ -433,8 +451,12 @@ def queue_review(request: UserHtmxHttpRequest, queue_id: int) -> HttpResponse:
     return render(request, template, _review_context(queue, request.user, item))
 
 
-def _item_or_404(queue: ReviewQueue, item_id: int) -> QueueItem:
-    return get_object_or_404(QueueItem.objects.select_related("queue", "sample", "query"), pk=item_id, queue=queue)
+def _item_or_404(queue_id: int, item_id: int, reviewer: User) -> QueueItem:
+    """The item of an active queue, with its queue and `held`: whether the reviewer may annotate it now."""
+    try:
+        return queue_selectors.queue_item_for(queue_id=queue_id, item_id=item_id, reviewer=reviewer)
+    except QueueItem.DoesNotExist:
+        raise Http404("No such item in this queue") from None
 
 
 @never_cache
@@ -442,9 +464,9 @@ def _item_or_404(queue: ReviewQueue, item_id: int) -> QueueItem:
 @reviewer_required
 def queue_annotate(request: UserHtmxHttpRequest, queue_id: int, item_id: int) -> HttpResponse:
     """Annotate an item and answer with the next one (one request; a repeat stores one annotation)."""
-    queue = _queue_or_404(queue_id)
-    item = _item_or_404(queue, item_id)
-    if not queue_services.holds(item=item, reviewer=request.user):
+    item = _item_or_404(queue_id, item_id, request.user)
+    queue = item.queue
+    if not item.held:  # type: ignore[attr-defined]
         following = queue_services.queue_next(queue=queue, reviewer=request.user)
         message = "That item is not reserved for you (your reservation may have expired); here is your next one."
         context = _review_context(queue, request.user, following, errors={"item": [message]})
@@ -487,8 +509,9 @@ def _corrected_scores(values: list[str]) -> list[int] | None:
 @require_POST
 @reviewer_required
 def queue_skip(request: UserHtmxHttpRequest, queue_id: int, item_id: int) -> HttpResponse:
-    queue = _queue_or_404(queue_id)
-    queue_services.queue_skip(item=_item_or_404(queue, item_id), reviewer=request.user)
+    item = _item_or_404(queue_id, item_id, request.user)
+    queue = item.queue
+    queue_services.queue_skip(item=item, reviewer=request.user)
     if not request.htmx:
         return redirect("queue-review", queue_id=queue.pk)
     following = queue_services.queue_next(queue=queue, reviewer=request.user)

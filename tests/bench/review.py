@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -33,15 +34,17 @@ from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from reviews.models import Dataset, FailureMode, QueueItem, ReviewQueue, Run
+from reviews import rendering
+from reviews.models import Dataset, FailureMode, Query, QueueItem, ReviewQueue, Run, Sample
 from reviews.roles import ADMIN, REVIEWER
 from reviews.services.accounts import user_create
 from reviews.services.configs import defaults_ensure
+from reviews.services.datasets import dataset_prerender
 from reviews.services.queues import QueueFilters, queue_create
 from tests.bench.uploads import _free_port, _wait_http, start_gunicorn
 from tests.processes import process_env
 from workers.grm import voting
-from workers.grm.rft import is_correct
+from workers.grm.rft import final_decision, is_correct, rule_reasons
 
 QUERIES = int(os.environ.get("GRM_BENCH_REVIEW_QUERIES", "100000"))
 LOAD_SECONDS = float(os.environ.get("GRM_BENCH_REVIEW_SECONDS", "60"))
@@ -231,6 +234,8 @@ def fill(count: int) -> tuple[Dataset, Run]:
     def samples() -> Iterator[str]:
         for n, query_id in enumerate(ids):
             judged = Judgments(n)
+            correct = [is_correct(scores, best_index=judged.best, rating=None) for scores in judged.scores]
+            rules = rule_reasons(correct, [True] * K)  # what services.decisions stores for a new run
             for index in range(K):
                 row = n * K + index
                 principles = f"{texts.principles[row % 503]} (Sample {index + 1} of q-{n}.)"
@@ -239,11 +244,12 @@ def fill(count: int) -> tuple[Dataset, Run]:
                 permutation = judged.permutations[index]
                 shown = ", ".join(str(scores[position]) for position in permutation)
                 raw = f"Specific Criteria:\n{principles}\n\nAnalysis:\n{critique}\n\nScores: \\boxed{{{shown}}}"
-                correct = is_correct(scores, best_index=judged.best, rating=None)
+                final = final_decision(rules[index])
                 yield _row(
                     run.id, query_id, index, json.dumps(permutation), raw, principles, critique, json.dumps(scores),
                     "ok", False, False, False, 700 + row % 300, 320 + row % 200, 1500 + row % 900,
-                    judged.meta[index], correct, stamp,
+                    judged.meta[index], correct[index], rules[index], final.decision, final.reason, final.source,
+                    stamp,
                 )  # fmt: skip
 
     def verdicts() -> Iterator[str]:
@@ -268,7 +274,7 @@ def fill(count: int) -> tuple[Dataset, Run]:
         _copy(
             "COPY reviews_sample (run_id, query_id, sample_index, permutation, raw_text, principles, critique, "
             "scores, parse_status, sections_missing, forced, hinted, prompt_tokens, completion_tokens, latency_ms, "
-            "meta_score, correct, created_at) FROM STDIN",
+            "meta_score, correct, rule_reason, decision, decision_reason, decision_source, created_at) FROM STDIN",
             samples(),
         )
         _copy(
@@ -281,10 +287,35 @@ def fill(count: int) -> tuple[Dataset, Run]:
     return dataset, run
 
 
+def _prerender_queries(bounds: tuple[int, int]) -> int:
+    """What storing these queries' texts renders: their messages and responses (services.datasets
+    after an upload) and their judgments' principles and critiques (services.runs as a worker stores
+    them)."""
+    low, high = bounds
+    dataset = Dataset.objects.get(name=DATASET)
+    rendered = dataset_prerender(dataset=dataset, since=None, query_ids=(low, high))
+    texts = Sample.objects.filter(query_id__gte=low, query_id__lt=high).values_list("principles", "critique")
+    return rendered + rendering.prerender(rendering.markdown(text) for pair in texts.iterator(2000) for text in pair)
+
+
+def prerender(processes: int = 2) -> int:
+    """Render every stored text into reviews.rendering's store, as storing them would have, in
+    `processes` forked processes (the fill stands in for many uploads and worker batches)."""
+    ids = list(Query.objects.filter(dataset__name=DATASET).order_by("id").values_list("id", flat=True)[::2000])
+    last = Query.objects.filter(dataset__name=DATASET).order_by("-id").values_list("id", flat=True).first() or 0
+    chunks = list(zip(ids, [*ids[1:], last + 1], strict=True))
+    connection.close()  # each process opens its own
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return sum(pool.map(_prerender_queries, chunks))
+
+
 def _analyze() -> None:
     """What autovacuum would have done by the time reviewers arrive: statistics and the visibility map."""
     with connection.cursor() as cursor:
-        for table in ("reviews_query", "reviews_response", "reviews_sample", "reviews_verdict", "reviews_queueitem"):
+        for table in (
+            "reviews_query", "reviews_response", "reviews_sample", "reviews_verdict", "reviews_queueitem",
+            "reviews_renderedtext",
+        ):  # fmt: skip
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -533,6 +564,8 @@ def bench_review() -> Iterator[tuple[str, float | int | str]]:
     started = time.perf_counter()
     dataset, run = fill(QUERIES)
     copied = time.perf_counter()
+    rendered = prerender()
+    prerendered = time.perf_counter()
     admin = user_create(username="bench-review-admin", password=password, roles=[ADMIN])
     queue = queue_create(
         name="bench review",
@@ -551,7 +584,9 @@ def bench_review() -> Iterator[tuple[str, float | int | str]]:
     yield "review_samples", QUERIES * K
     yield "review_queue_items", queue.item_count
     yield "review_copy_s", round(copied - started, 1)
-    yield "review_queue_create_s", round(queued - copied, 1)
+    yield "review_texts_rendered", rendered
+    yield "review_prerender_s", round(prerendered - copied, 1)
+    yield "review_queue_create_s", round(queued - prerendered, 1)
     yield "review_vacuum_analyze_s", round(filled - queued, 1)
     yield "review_fill_s", round(filled - started, 1)
 

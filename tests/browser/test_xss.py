@@ -76,6 +76,9 @@ def test_script_in_prompts_responses_and_critiques_never_runs(page, live_server,
         run=run, query=query, sample_index=0, principles=PAYLOAD, critique=PAYLOAD, raw_text=raw, scores=None,
         parse_status="not_integer",
     )  # fmt: skip
+    # A parsed sample: its raw output is folded, and fetched when the reader opens it.
+    parsed = f"Specific Criteria: {PAYLOAD}\nAnalysis: {PAYLOAD}\nScores: \\boxed{{8, 3}}"
+    SampleFactory.create(run=run, query=query, sample_index=1, raw_text=parsed, scores=[8, 3])
     VerdictFactory.create(run=run, query=query)
     queue = review_queue(run)
     queue.guidelines = PAYLOAD  # an admin's Markdown is rendered as sanitized as a model's
@@ -92,6 +95,11 @@ def test_script_in_prompts_responses_and_critiques_never_runs(page, live_server,
     page.goto(f"{live_server.url}/datasets/hostile/queries/{query.pk}/")
     assert_nothing_ran(page, dialogs)
     inspect(page, at_least=3)  # the user's message and two responses (the judgments may be folded away)
+    folded = page.locator("article.sample").nth(1)
+    folded.locator("details.raw > summary").click()
+    assert "Specific Criteria: <script>" in folded.locator("mark.raw-principles").inner_text()  # loaded, as text
+    assert_nothing_ran(page, dialogs)
+    inspect(page, at_least=4)
     for link in page.locator(".response a").filter(has_text="encoded").all():  # where the page renders Markdown
         link.click()
     assert_nothing_ran(page, dialogs)

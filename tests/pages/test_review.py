@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from reviews.models import Annotation, Assignment, QueueItem, ReviewQueue
+from reviews.services.decisions import decisions_backfill
 from reviews.services.queues import QueueFilters, queue_create, queue_next, queue_submit
 from tests.factories import PASSWORD, UserFactory, make_queue, make_run
 from tests.queries import assert_count_does_not_grow, count_queries
@@ -250,3 +251,37 @@ def test_a_label_queue_offers_label_choices_not_the_grm_failure_modes(reviewer_p
     annotation = Annotation.objects.get()
     assert annotation.query_id == item.query_id
     assert [mode.code for mode in annotation.failure_modes.all()] == ["label_ambiguous"]
+
+
+# What the next-item request costs, statement by statement (docs/benchmarks.md, "review"): the session
+# (from the cache), the user with its roles, the item with its queue and whether the reviewer
+# holds it; the annotation (the item, the assignment and the sample locked, the reviewer's earlier
+# annotation, the insert, its failure modes, the sample's decision, the counts); the next reservation
+# (the reviewer's held item, the candidate, the re-count, the upsert); the card (responses, samples,
+# verdict, the reviewer's annotation, the failure modes, the texts' HTML, the progress).
+NEXT_ITEM_STATEMENTS = 25
+QUERY_PAGE_STATEMENTS = 9
+
+
+def test_the_next_item_and_the_query_page_stay_within_their_statement_budget(admin_user):
+    client = Client()
+    client.login(username=admin_user.username, password=PASSWORD)
+    dataset, run = make_run(queries=3, k=8)
+    decisions_backfill(run_ids=[run.pk])  # as a worker stores them: with the rule's outcome
+    queue = make_queue(run)
+    client.get(reverse("queue-review", args=[queue.pk]))
+    item = Assignment.objects.get(reviewer=admin_user, queue=queue).item
+    with count_queries() as annotate:
+        response = client.post(
+            reverse("queue-annotate", args=[queue.pk, item.pk]),
+            data={"decision": "reject", "failure_modes": ["incorrect_critique"], "note": "units"},
+            HTTP_HX_REQUEST="true",
+        )
+        assert response.status_code == 200, response.content[:500]
+    # BEGIN, COMMIT and SAVEPOINT are statements too where the backend logs them.
+    counted = [sql for sql in annotate.sql if sql.split()[0] not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")]
+    assert len(counted) <= NEXT_ITEM_STATEMENTS, "\n".join(sql[:150] for sql in counted)
+    query = dataset.queries.earliest("pk")
+    with count_queries() as page:
+        assert client.get(reverse("query-detail", args=[dataset.name, query.pk])).status_code == 200
+    assert page.count <= QUERY_PAGE_STATEMENTS, page
