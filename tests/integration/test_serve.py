@@ -1,4 +1,6 @@
-"""`make run`'s server: serves the logged-in home page with the demo data, and Ctrl-C leaves nothing behind."""
+"""`make run`'s server as a user runs it: debug off (the project's error pages, static files through whitenoise),
+a quiet console whose last line says where to open the app and how to log in, the logged-in home page with the
+demo data, and Ctrl-C leaves nothing behind."""
 
 import http.cookiejar
 import os
@@ -7,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -56,11 +59,15 @@ def test_serve_runs_web_and_workers_and_stops_them_all_on_ctrl_c(tmp_path):
             start_new_session=True,
         )
     try:
-        wait_for(lambda: "Ready: open" in log.read_text() or serve.poll() is not None, timeout=240, what="ready")
+        wait_for(lambda: "Ready (" in log.read_text() or serve.poll() is not None, timeout=240, what="ready")
         assert serve.poll() is None, log.read_text()
-        assert f"http://127.0.0.1:{port}/" in log.read_text()
+        console = log.read_text().strip().splitlines()
+        assert console[-1].startswith("Ready (debug off; GRM_DEBUG=1 for development)"), console
+        assert f"open http://127.0.0.1:{port}/ and log in as 'admin' with GRM_ADMIN_PASSWORD" in console[-1]
+        assert len(console) <= 12, console  # the workers' banners and the model's warnings are in their logs
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", log.read_text())]
         assert len(pids) == 3
+        assert {path.name for path in (data_dir / "logs").iterdir()} == {"web.log", "worker-cpu.log", "worker-gpu.log"}
 
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -75,7 +82,15 @@ def test_serve_runs_web_and_workers_and_stops_them_all_on_ctrl_c(tmp_path):
         home = opener.open(urllib.request.Request(f"{base}/login/", data=form, headers={"Referer": f"{base}/login/"}))  # noqa: S310
         assert home.status == 200
         assert home.url == f"{base}/"
-        assert 'href="/datasets/demo/"' in home.read().decode()
+        page = home.read().decode()
+        assert 'href="/datasets/demo/"' in page
+        stylesheet = re.search(r'href="(/static/css/app\.[0-9a-f]+\.css)"', page)  # hashed: collected, debug off
+        assert stylesheet, page[:500]
+        assert opener.open(base + stylesheet.group(1)).status == 200  # served by whitenoise
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            opener.open(f"{base}/no/such/page/")
+        assert missing.value.code == 404
+        assert 'id="error-page"' in missing.value.read().decode()  # the project's page, not Django's debug page
 
         os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         assert serve.wait(timeout=60) == 0, log.read_text()
