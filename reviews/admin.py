@@ -27,14 +27,18 @@ from reviews.models import (
     Query,
     Release,
     Response,
+    ReviewQueue,
     Round,
     Run,
     Sample,
+    Upload,
+    UploadError,
     Verdict,
 )
 from reviews.roles import is_admin
 from reviews.selectors import rounds as round_selectors
 from reviews.services import metarm as metarm_services
+from reviews.services import queues as queue_services
 from reviews.services import releases as release_services
 from reviews.services import rounds as round_services
 from reviews.services import runs as run_services
@@ -224,6 +228,7 @@ class RunAdmin(AdminRoleActions, admin.ModelAdmin):
     )
     list_filter = ("status", "meta_status", "dataset", "model_config", "hinted", "rft_round")
     actions = [
+        "cancel",
         "train_metarm",
         "meta_score",
         "resample_hinted",
@@ -232,13 +237,20 @@ class RunAdmin(AdminRoleActions, admin.ModelAdmin):
     search_fields = ("dataset__name", "model_config__name", "error_message")
     list_select_related = ("dataset", "model_config", "created_by")
     date_hierarchy = "created_at"
+    # What the workers write: the status, the counters, the report, the errors. A run is started from its
+    # dataset's page (services.runs), stopped by the cancel action; only its round may be changed here.
     readonly_fields = (
+        "status",
         "queries_total",
         "queries_done",
         "samples_done",
         "parse_failures",
+        "forced_samples",
         "tokens_generated",
         "generation_seconds",
+        "failed_query_ids",
+        "report",
+        "error_message",
         "started_at",
         "finished_at",
         "created_at",
@@ -246,6 +258,22 @@ class RunAdmin(AdminRoleActions, admin.ModelAdmin):
         "meta_scored",
         "meta_error",
     )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the dataset page's run form and the API create runs, through services.runs
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Run | None = None) -> Any:
+        if obj is not None and not obj.is_active:  # finished: what it did is a record; its round may move
+            return [field.name for field in Run._meta.fields if field.name != "rft_round"]
+        return self.readonly_fields
+
+    @admin.action(description="Cancel the selected runs (batches not started are skipped)", permissions=ADMIN_ROLE)
+    def cancel(self, request: HttpRequest, queryset: Any) -> None:
+        for run in queryset.order_by("id"):
+            if run_services.run_cancel(run=run):
+                self.message_user(request, f"Run {run.id} cancelled.")
+            else:
+                self.message_user(request, f"Run {run.id} had already ended.", level=messages.WARNING)
 
     @admin.action(description="Train a meta RM (cpu profile) on the selected runs", permissions=ADMIN_ROLE)
     def train_metarm(self, request: HttpRequest, queryset: Any) -> None:
@@ -346,7 +374,7 @@ class SampleAdmin(admin.ModelAdmin):
     list_display = ("id", "run", "query", "sample_index", "parse_status", "forced", "meta_score", "correct", "decision")
     list_filter = ("parse_status", "forced", "hinted", "correct", "decision", "decision_source", "run")
     search_fields = ("query__external_id", "principles", "critique")
-    list_select_related = ("run", "query")
+    list_select_related = ("run__dataset", "run__model_config", "query")
     raw_id_fields = ("run", "query")
     show_full_result_count = False
     # Decided by the rules, reviewers and adjudication (services.decisions), never typed in here.
@@ -358,7 +386,7 @@ class VerdictAdmin(admin.ModelAdmin):
     list_display = ("id", "run", "query", "valid_samples", "best_index", "correct", "meta_best_index", "meta_correct")
     list_filter = ("correct", "meta_correct", "tie_broken", "run")
     search_fields = ("query__external_id",)
-    list_select_related = ("run", "query")
+    list_select_related = ("run__dataset", "run__model_config", "query")
     raw_id_fields = ("run", "query")
     show_full_result_count = False
 
@@ -502,3 +530,71 @@ class ApiTokenAdmin(AdminRoleActions, admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token)
         self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+
+class UploadErrorInline(admin.TabularInline):
+    model = UploadError
+    fields = ("line", "field", "message")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    """Uploads as the API and the pages received them, with their outcome and bad lines: a record, read only
+    (the worker writes the outcome)."""
+
+    list_display = ("id", "dataset_name", "format", "status", "items", "created", "unchanged", "error_count",
+                    "size_bytes", "created_by", "created_at")  # fmt: skip
+    list_filter = ("status", "format", "partial", "dataset")
+    search_fields = ("dataset_name", "filename", "message")
+    list_select_related = ("created_by",)
+    date_hierarchy = "created_at"
+    inlines = [UploadErrorInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Upload | None = None) -> bool:
+        return False
+
+
+@admin.register(ReviewQueue)
+class ReviewQueueAdmin(AdminRoleActions, admin.ModelAdmin):
+    """Queues with their progress. What a queue holds was fixed when it was built (services.queues); its
+    name, description and whether reviewers see it can change here, its guidelines on its own page."""
+
+    list_display = ("id", "name", "dataset", "run", "priority", "item_count", "completed_count",
+                    "reviewers_per_item", "active", "created_by", "created_at")  # fmt: skip
+    list_filter = ("active", "priority", "dataset")
+    search_fields = ("name", "description", "dataset__name")
+    list_select_related = ("dataset", "run__dataset", "run__model_config", "created_by")
+    date_hierarchy = "created_at"
+    fields = ("name", "description", "active", "guidelines_page", "dataset", "run", "filters", "priority",
+              "reviewers_per_item", "reservation_seconds", "item_count", "completed_count", "created_by",
+              "created_at")  # fmt: skip
+    readonly_fields = ("guidelines_page", "dataset", "run", "filters", "priority", "reviewers_per_item",
+                       "reservation_seconds", "item_count", "completed_count", "created_by", "created_at")  # fmt: skip
+    actions = ["deactivate", "activate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # built from a run or a dataset on the new-queue page (services.queues.queue_create)
+
+    @admin.display(description="Guidelines")
+    def guidelines_page(self, queue: ReviewQueue) -> str:
+        url = reverse("queue-guidelines", args=[queue.pk])
+        return format_html('<a href="{}">{}</a>', url, "edit" if queue.guidelines else "write")
+
+    @admin.action(description="Hide the selected queues from reviewers", permissions=ADMIN_ROLE)
+    def deactivate(self, request: HttpRequest, queryset: Any) -> None:
+        for queue in queryset:
+            queue_services.queue_active_set(queue=queue, active=False)
+        self.message_user(request, f"{queryset.count()} queue(s) hidden from reviewers.")
+
+    @admin.action(description="Show the selected queues to reviewers again", permissions=ADMIN_ROLE)
+    def activate(self, request: HttpRequest, queryset: Any) -> None:
+        for queue in queryset:
+            queue_services.queue_active_set(queue=queue, active=True)
+        self.message_user(request, f"{queryset.count()} queue(s) shown to reviewers.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.validators import MaxValueValidator
+from django.urls import reverse
 
 from reviews.models import (
     Adjudication,
@@ -15,14 +16,16 @@ from reviews.models import (
     MetaRmCheckpoint,
     ModelConfig,
     PromptTemplate,
+    Query,
     Release,
     ReviewQueue,
     Round,
     Run,
     Sample,
 )
-from reviews.selectors.datasets import dataset_subsets
+from reviews.selectors.datasets import NO_SUBSET, dataset_subsets
 from reviews.selectors.metarm import checkpoint_active, checkpoints_ready
+from reviews.selectors.search import VERDICTS
 from reviews.services.runs import RUN_PARAMETERS
 from workers.grm.voting import default_k_meta
 
@@ -233,6 +236,19 @@ class RoundRunsForm(forms.Form):
     )
 
 
+class RunsFilterForm(forms.Form):
+    """The runs page's filters (`?dataset=&model=&status=&round=`)."""
+
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("name"), to_field_name="name", required=False, empty_label="any dataset"
+    )
+    model = forms.ModelChoiceField(
+        queryset=ModelConfig.objects.order_by("name"), to_field_name="name", required=False, empty_label="any model"
+    )
+    status = forms.ChoiceField(choices=[("", "any status"), *Run.Status.choices], required=False)
+    round = RoundChoiceField(queryset=Round.objects.order_by("-number"), required=False, empty_label="any round")
+
+
 class CompareForm(forms.Form):
     """The two runs of the compare page (`?a=ID&b=ID`); b may be missing while it is being chosen.
     Any run is accepted here: the comparison itself says when they judged different datasets."""
@@ -245,19 +261,36 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. the script that uses it.")
 
 
+RUN_ONLY_PRIORITIES = (ReviewQueue.Priority.DISAGREEMENT, ReviewQueue.Priority.META_UNCERTAIN)
+QUEUE_SOURCE_RUNS = 200  # the most recent runs offered; "review this run" links bring any other
+
+
+def queue_source(value: str) -> Run | Dataset | None:
+    """What a queue reviews, from its form value: "run:ID" (a run's judgments) or "dataset:NAME" (a
+    dataset's queries and labels); None when there is no such run or dataset."""
+    kind, _, key = (value or "").partition(":")
+    if kind == "run" and _lookup_value_is_safe(key, by_id=True):
+        return Run.objects.select_related("dataset", "model_config").filter(pk=int(key)).first()
+    if kind == "dataset" and key and _lookup_value_is_safe(key, by_id=False):
+        return Dataset.objects.filter(name=key).first()
+    return None
+
+
 class QueueForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    dataset = forms.ModelChoiceField(queryset=Dataset.objects.order_by("name"), to_field_name="name")
-    run = forms.ModelChoiceField(
-        queryset=Run.objects.select_related("dataset").order_by("-created_at"),
-        required=False,
-        help_text="Review this run's judgments (one item per sample); empty: review the dataset's queries.",
+    """A new review queue. It starts from what it reviews, a run or a dataset (`source`): the subsets
+    offered are that dataset's, and a dataset's queue has no run-only choices."""
+
+    source = forms.CharField(
+        label="Review",
+        widget=forms.Select,
+        help_text="A run's judgments (one item per sample), or a dataset's queries and their labels.",
     )
-    subset = forms.CharField(max_length=100, required=False)
+    name = forms.CharField(max_length=200)
+    subset = forms.ChoiceField(required=False)
     correct = forms.NullBooleanField(
         required=False,
         widget=forms.Select(choices=[("", "any"), ("true", "correct only"), ("false", "wrong only")]),
-        help_text="Judgments right or wrong against the label (runs only).",
+        help_text="Judgments right or wrong against the label.",
     )
     parse_status = forms.ChoiceField(choices=[("", "any"), *Sample.ParseStatus.choices], required=False)
     priority = forms.ChoiceField(choices=ReviewQueue.Priority.choices, initial=ReviewQueue.Priority.UNREVIEWED)
@@ -270,6 +303,47 @@ class QueueForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Markdown for the reviewers, shown beside each item and in the keyboard help (?).",
     )
+
+    def __init__(self, *args: Any, source: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        chosen = self.data.get("source", source) if self.is_bound else source
+        self.chosen = queue_source(chosen)
+        runs = list(Run.objects.select_related("dataset", "model_config").order_by("-created_at")[:QUEUE_SOURCE_RUNS])
+        if isinstance(self.chosen, Run) and self.chosen not in runs:
+            runs.insert(0, self.chosen)
+        datasets = Dataset.objects.order_by("name")
+        self.fields["source"].widget.choices = [
+            ("", "choose a run or a dataset"),
+            ("Runs: their judgments", [(f"run:{run.pk}", str(run)) for run in runs]),
+            ("Datasets: their queries and labels", [(f"dataset:{d.name}", d.name) for d in datasets]),
+        ]
+        self.fields["source"].initial = chosen
+        # Another source reloads the form (its subsets, its choices) in place.
+        self.fields["source"].widget.attrs.update(
+            {
+                "hx-get": reverse("queue-new"),
+                "hx-trigger": "change",
+                "hx-target": "#queue-form",
+                "hx-swap": "outerHTML",
+                "hx-push-url": "true",
+            }
+        )
+        dataset = self.chosen.dataset if isinstance(self.chosen, Run) else self.chosen
+        subsets = dataset_subsets(dataset=dataset) if dataset is not None else []
+        cast(forms.ChoiceField, self.fields["subset"]).choices = [("", "every subset"), *subsets]
+        if isinstance(self.chosen, Run):
+            self.fields["name"].initial = f"Run {self.chosen.pk}: {self.chosen.label}"
+        elif isinstance(self.chosen, Dataset):
+            self.fields["name"].initial = f"{self.chosen.name}: labels"
+            del self.fields["correct"], self.fields["parse_status"]
+            cast(forms.ChoiceField, self.fields["priority"]).choices = [
+                choice for choice in ReviewQueue.Priority.choices if choice[0] not in RUN_ONLY_PRIORITIES
+            ]
+
+    def clean_source(self) -> Run | Dataset:
+        if self.chosen is None:
+            raise forms.ValidationError("Choose a run or a dataset that exists.")
+        return self.chosen
 
 
 class GuidelinesForm(forms.Form):
@@ -315,18 +389,33 @@ class SearchForm(forms.Form):
     dataset = forms.ModelChoiceField(
         queryset=Dataset.objects.order_by("name"), to_field_name="name", required=False, empty_label="any dataset"
     )
-    subset = forms.CharField(required=False, max_length=100)
-    run = forms.ModelChoiceField(
-        queryset=Run.objects.select_related("dataset").order_by("-created_at"), required=False, empty_label="any run"
-    )
-    correct = forms.NullBooleanField(
+    subset = forms.ChoiceField(required=False)
+    run = RunChoiceField(
+        queryset=Run.objects.select_related("dataset", "model_config").order_by("-created_at"),
         required=False,
-        widget=forms.Select(choices=[("", "right or wrong"), ("true", "voted right"), ("false", "voted wrong")]),
+        empty_label="any run",
+    )
+    verdict = forms.ChoiceField(
+        required=False,
+        choices=[("", "any verdict"), *VERDICTS.items()],
+        help_text="The chosen run's verdict on the query.",
     )
     failure_mode = forms.ModelChoiceField(
         queryset=FailureMode.objects.all(), to_field_name="code", required=False, empty_label="any failure mode"
     )
     reviewer = forms.CharField(required=False, max_length=150, help_text="Username.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = Query.objects.order_by("subset").values_list("subset", flat=True).distinct()
+        subsets = [(name or NO_SUBSET, name or "(none)") for name in names]
+        cast(forms.ChoiceField, self.fields["subset"]).choices = [("", "any subset"), *subsets]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("verdict") and not data.get("run"):
+            self.add_error("verdict", "Choose the run whose verdict this is.")
+        return data
 
 
 class AdjudicateForm(forms.Form):

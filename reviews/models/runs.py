@@ -174,7 +174,12 @@ class Run(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Run {self.pk} on {self.dataset_id} (k={self.k})"
+        return f"Run {self.pk}: {self.label}"
+
+    @property
+    def label(self) -> str:
+        """What names a run: its dataset, its model and k (select them with the run: this reads both)."""
+        return f"{self.dataset.name} · {self.model_config.name} · k={self.k}"
 
     @property
     def progress_percent(self) -> int:

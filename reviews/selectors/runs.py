@@ -97,6 +97,30 @@ def runs_recent(*, limit: int = 20) -> QuerySet[Run]:
     return Run.objects.select_related("dataset", "model_config", "template").order_by("-created_at")[:limit]
 
 
+@dataclass(frozen=True)
+class RunFilters:
+    """The runs page's filters; each is optional and they combine."""
+
+    dataset: str = ""
+    model: str = ""  # a model configuration's name
+    status: str = ""
+    round: int | None = None  # an RFT round's number
+
+
+def runs_filtered(filters: RunFilters) -> QuerySet[Run]:
+    """Runs matching every given filter, newest first, with what their rows show."""
+    runs = Run.objects.select_related("dataset", "model_config", "rft_round").order_by("-created_at", "-id")
+    if filters.dataset:
+        runs = runs.filter(dataset__name=filters.dataset)
+    if filters.model:
+        runs = runs.filter(model_config__name=filters.model)
+    if filters.status:
+        runs = runs.filter(status=filters.status)
+    if filters.round is not None:
+        runs = runs.filter(rft_round__number=filters.round)
+    return runs
+
+
 def run_for_page(*, run_id: int) -> Run:
     return Run.objects.select_related(
         "dataset", "model_config", "template", "created_by", "meta_checkpoint", "rft_round", "source_run"
@@ -134,6 +158,20 @@ def run_accuracy(*, run: Run) -> dict[str, object]:
         "meta_total": meta["total"],
         "meta_accuracy": meta["right"] / meta["total"] if meta["total"] else None,
     }
+
+
+def run_verdict_counts(*, run: Run) -> dict[str, int]:
+    """How many of the run's queries each verdict filter of the search page finds (two statements):
+    every judged query, right, wrong, tied (broken by the seed), and with a sample that did not parse."""
+    counts = Verdict.objects.filter(run=run).aggregate(
+        all=Count("id"),
+        right=Count("id", filter=Q(correct=True)),
+        wrong=Count("id", filter=Q(correct=False)),
+        tied=Count("id", filter=Q(tie_broken=True)),
+    )
+    unparsed = Sample.objects.filter(run=run).exclude(parse_status=Sample.ParseStatus.OK)
+    counts["unparsed"] = unparsed.values("query_id").distinct().count()
+    return counts
 
 
 def samples_list(*, filters: dict[str, Any]) -> QuerySet[Sample]:

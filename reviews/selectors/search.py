@@ -15,6 +15,14 @@ from django.utils.safestring import SafeString, mark_safe
 from reviews.models import Annotation, Query, Response, Sample, Verdict
 from reviews.selectors.datasets import subset_condition, text_condition
 
+# A run's verdict on a query, as the search page and the run page's links filter them (needs a run).
+VERDICTS = {
+    "right": "voted right",
+    "wrong": "voted wrong",
+    "tied": "a tie broken by the seed",
+    "unparsed": "with a sample whose scores could not be read",
+}
+
 
 @dataclass(frozen=True)
 class SearchFilters:
@@ -24,6 +32,7 @@ class SearchFilters:
     subset: str = ""
     run: int | None = None
     correct: bool | None = None  # the run's verdict on the query (needs `run`)
+    verdict: str = ""  # one of VERDICTS (needs `run`)
     failure_mode: str = ""  # tagged on the query or one of its samples
     reviewer: str = ""  # annotated the query or one of its samples
     text: str = ""
@@ -56,6 +65,15 @@ def search_queries(filters: SearchFilters, *, with_responses: bool = False) -> Q
         verdicts = Verdict.objects.filter(run_id=filters.run, query=OuterRef("pk"))
         if filters.correct is not None:
             verdicts = verdicts.filter(correct=filters.correct)
+        if filters.verdict in ("right", "wrong"):
+            verdicts = verdicts.filter(correct=filters.verdict == "right")
+        elif filters.verdict == "tied":
+            verdicts = verdicts.filter(tie_broken=True)
+        elif filters.verdict == "unparsed":
+            unparsed = Sample.objects.filter(run_id=filters.run, query=OuterRef("pk")).exclude(
+                parse_status=Sample.ParseStatus.OK
+            )
+            queries = queries.filter(Exists(unparsed))
         queries = queries.filter(Exists(verdicts))
     annotations = Annotation.objects.filter(Q(query=OuterRef("pk")) | Q(sample__query=OuterRef("pk")))
     if filters.reviewed is not None:

@@ -345,6 +345,13 @@ def queue_undo(*, queue: ReviewQueue, reviewer: User) -> Undone | None:
     return undone
 
 
+def queue_active_set(*, queue: ReviewQueue, active: bool) -> ReviewQueue:
+    """Show the queue to its reviewers, or hide it (its items and annotations stay)."""
+    ReviewQueue.objects.filter(pk=queue.pk).update(active=active)
+    queue.active = active
+    return queue
+
+
 def queue_guidelines_set(*, queue: ReviewQueue, guidelines: str) -> ReviewQueue:
     """Change what the queue's reviewers read beside each item (Markdown, rendered sanitized)."""
     if len(guidelines) > GUIDELINES_MAX_CHARS:

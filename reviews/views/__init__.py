@@ -28,6 +28,7 @@ from reviews.forms import (
     MetaScoreForm,
     QueueForm,
     RunForm,
+    RunsFilterForm,
     SearchForm,
 )
 from reviews.models import Dataset, MetaRmCheckpoint, Query, QueueItem, ReviewQueue, Run, Sample
@@ -198,6 +199,9 @@ def _run_page(request: HttpRequest, run: Run, *, meta_form: MetaScoreForm | None
         "meta": _meta_context(run),
         "meta_form": meta_form,
         "hinted": hinted_context(request, run),
+        "verdict_counts": run_selectors.run_verdict_counts(run=run),
+        "verdicts": search_selectors.VERDICTS,
+        "subsets": dataset_selectors.dataset_subsets(dataset=run.dataset),
     }
     return render(request, "reviews/run_detail.html", context)
 
@@ -314,6 +318,34 @@ def run_compare(request: HttpRequest) -> HttpResponse:
     return render(request, "reviews/run_compare.html", context, status=status)
 
 
+@login_required
+def runs(request: HttpRequest) -> HttpResponse:
+    """Every run, newest first, filtered by dataset, model, status and round; two ticked runs open the
+    compare page."""
+    chosen = request.GET.getlist("compare")
+    if chosen:
+        if len(chosen) == 2 and all(value.isdecimal() for value in chosen):
+            return redirect(f"{reverse('run-compare')}?a={chosen[0]}&b={chosen[1]}")
+        messages.error(request, f"Tick two runs to compare ({len(chosen)} ticked).")
+    form = RunsFilterForm(request.GET)
+    found = Run.objects.none()
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = run_selectors.RunFilters(
+            dataset=data["dataset"].name if data["dataset"] else "",
+            model=data["model"].name if data["model"] else "",
+            status=data["status"],
+            round=data["round"].number if data["round"] else None,
+        )
+        found = run_selectors.runs_filtered(filters)
+    page = Paginator(found, 50).get_page(request.GET.get("page"))
+    query_string = request.GET.copy()
+    for name in ("page", "compare"):
+        query_string.pop(name, None)
+    context = {"form": form, "page": page, "query_string": query_string.urlencode()}
+    return render(request, "reviews/runs.html", context, status=200 if form.is_valid() else 400)
+
+
 @require_POST
 @admin_required
 def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
@@ -371,21 +403,23 @@ def queues(request: UserHtmxHttpRequest) -> HttpResponse:
 
 @admin_required
 def queue_new(request: UserHtmxHttpRequest) -> HttpResponse:
-    form = QueueForm(
-        request.POST or None, initial={"dataset": request.GET.get("dataset"), "run": request.GET.get("run")}
-    )
+    """A new queue, from a run or a dataset (`?source=run:ID` or `dataset:NAME`; the run page's
+    "Review this run" fills it in); choosing another source reloads the form with its subsets."""
+    source = request.GET.get("source", "")
+    form = QueueForm(request.POST or None, source=source)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        run = data["run"]
+        chosen = data["source"]
+        run = chosen if isinstance(chosen, Run) else None
         try:
             queue = queue_services.queue_create(
                 name=data["name"],
                 description=data["description"],
                 guidelines=data["guidelines"],
-                dataset=data["dataset"],
+                dataset=run.dataset if run is not None else chosen,
                 run=run,
                 filters=queue_services.QueueFilters(
-                    subset=data["subset"], correct=data["correct"], parse_status=data["parse_status"]
+                    subset=data["subset"], correct=data.get("correct"), parse_status=data.get("parse_status", "")
                 ),
                 priority=data["priority"],
                 reviewers_per_item=data["reviewers_per_item"],
@@ -397,7 +431,8 @@ def queue_new(request: UserHtmxHttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Queue {queue.name} ready: {queue.item_count} items.")
             return redirect("queues")
-    return render(request, "reviews/queue_new.html", {"form": form})
+    template = "reviews/_queue_form.html" if request.htmx else "reviews/queue_new.html"
+    return render(request, template, {"form": form}, status=400 if form.errors else 200)
 
 
 def _review_context(
@@ -577,7 +612,7 @@ def search(request: HttpRequest) -> HttpResponse:
             dataset=data["dataset"].name if data["dataset"] else "",
             subset=data["subset"],
             run=data["run"].pk if data["run"] else None,
-            correct=data["correct"],
+            verdict=data["verdict"],
             failure_mode=data["failure_mode"].code if data["failure_mode"] else "",
             reviewer=data["reviewer"],
             text=data["text"].strip(),

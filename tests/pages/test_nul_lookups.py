@@ -54,7 +54,7 @@ def test_the_release_form_refuses_a_nul_beside_the_field(admin_client, nul_refus
             {"kind": "rft_sft", "seed": "0", "validation_fraction": "0", "failure_mode": NUL},
             "failure_mode",
         ),
-        (QueueForm, {"name": "q", "dataset": NUL}, "dataset"),
+        (QueueForm, {"name": "q", "source": "dataset:" + NUL}, "source"),
         (SearchForm, {"dataset": NUL}, "dataset"),
         (SearchForm, {"failure_mode": NUL}, "failure_mode"),
         (AnnotateForm, {"decision": "accept", "failure_modes": [NUL]}, "failure_modes"),

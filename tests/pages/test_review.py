@@ -75,15 +75,14 @@ def test_a_bad_decision_is_a_400_that_keeps_the_item(reviewer_page):
 
 
 def test_only_admins_create_queues_and_people_without_a_role_cannot_review(admin_client, client):
-    dataset, run = make_run(queries=2, k=1)
+    _, run = make_run(queries=2, k=1)
     page = admin_client.get(reverse("queue-new"))
     assert page.status_code == 200
     answer = admin_client.post(
         reverse("queue-new"),
         {
             "name": "wrong ones",
-            "dataset": dataset.name,
-            "run": run.pk,
+            "source": f"run:{run.pk}",
             "priority": "auto_rejected",
             "reviewers_per_item": 2,
             "reservation_minutes": 5,

@@ -42,7 +42,15 @@ def test_each_filter_narrows_the_results(reviewer_client):
 
     assert found(reviewer_client, dataset=dataset.name) == ids
     assert len(found(reviewer_client)) == 4
-    assert found(reviewer_client, run=run.pk, correct="false") == [third.external_id]
+    assert found(reviewer_client, run=run.pk, verdict="wrong") == [third.external_id]
+    assert found(reviewer_client, run=run.pk, verdict="right") == ids[:2]
+    Verdict.objects.filter(run=run, query=first).update(tie_broken=True)
+    assert found(reviewer_client, run=run.pk, verdict="tied") == [first.external_id]
+    run.samples.filter(query=second).update(parse_status="no_scores", scores=None)
+    assert found(reviewer_client, run=run.pk, verdict="unparsed") == [second.external_id]
+    page = reviewer_client.get(reverse("search"), {"verdict": "wrong"})
+    assert "Choose the run whose verdict this is." in page.content.decode()
+    assert found(reviewer_client, subset=first.subset or "__none__", dataset=dataset.name) == ids
     assert found(reviewer_client, failure_mode="length_bias") == [second.external_id]
     assert found(reviewer_client, reviewer="alice") == [second.external_id]
     assert found(reviewer_client, reviewer="alice", failure_mode="parse_failure") == []
