@@ -10,13 +10,14 @@ named `gpu_*` (routed by settings.CELERY_TASK_ROUTES); the domain sends tasks by
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
@@ -38,6 +39,11 @@ from workers.grm.voting import default_k_meta, meta_vote
 
 logger = logging.getLogger(__name__)
 MAX_RETRIES = 3
+# A batch is judged in up to this many backend calls, each stored as it ends, so a run's progress moves
+# within a batch (a CPU batch of eight queries takes minutes). A GPU batch keeps most of its batching:
+# raise `batch_size` for bigger calls.
+PROGRESS_PARTS = 4
+Item = TypeVar("Item")
 
 
 @shared_task(name="workers.tasks.ping")
@@ -97,8 +103,20 @@ def judge_batch(*, run_id: int, query_ids: list[int], load_backend: Callable[[],
     if not queries:  # judged by another delivery, or recorded as failed
         run_services.run_refresh_progress(run_id=run_id)
         return 0
-    results, seconds = judge(load_backend(), queries, judge_settings)
-    return run_services.run_store_results(run_id=run_id, results=results, generation_seconds=seconds)
+    run_services.run_phase_set(run_id=run_id, phase=Run.Phase.LOADING)  # at once "generating" when loaded
+    backend = load_backend()
+    run_services.run_phase_set(run_id=run_id, phase=Run.Phase.GENERATING)
+    stored = 0
+    for part in progress_parts(queries):  # each part stored as it ends: the run's progress moves
+        results, seconds = judge(backend, part, judge_settings)
+        stored += run_services.run_store_results(run_id=run_id, results=results, generation_seconds=seconds)
+    return stored
+
+
+def progress_parts(queries: Sequence[Item], parts: int = PROGRESS_PARTS) -> list[Sequence[Item]]:
+    """A batch in up to `parts` consecutive parts of nearly equal size, each one backend call."""
+    size = max(1, math.ceil(len(queries) / parts))
+    return [queries[start : start + size] for start in range(0, len(queries), size)]
 
 
 def _backend_of(model_config: ModelConfig) -> Backend:

@@ -77,6 +77,16 @@ class RunOut(serializers.ModelSerializer[Run]):
     rft_round: serializers.SlugRelatedField[Round] = serializers.SlugRelatedField(
         slug_field="number", read_only=True, allow_null=True, help_text="The number of its RFT round."
     )
+    activity = serializers.CharField(
+        read_only=True, help_text="What it is doing: waiting for a worker, a phase while it runs, or its status."
+    )
+    samples_total = serializers.IntegerField(read_only=True, help_text="Queries x k.")
+    samples_percent = serializers.IntegerField(
+        read_only=True, help_text="Samples stored (and those of failed queries) out of samples_total."
+    )
+    seconds_left = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="At the rate so far; null before the first samples or once ended."
+    )
 
     class Meta:
         model = Run
@@ -101,6 +111,11 @@ class RunOut(serializers.ModelSerializer[Run]):
             "force_scores",
             "batch_size",
             "status",
+            "phase",
+            "activity",
+            "samples_total",
+            "samples_percent",
+            "seconds_left",
             "queries_total",
             "queries_done",
             "samples_done",

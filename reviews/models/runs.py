@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from reviews.models.datasets import Dataset, Query
 from workers.grm.rft import RULE_REASONS, Decision, Reason, Source
@@ -103,6 +104,13 @@ class Run(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class Phase(models.TextChoices):
+        """What a worker is doing for the run now (services.runs.run_phase_set); empty: nothing yet."""
+
+        LOADING = "loading", "loading the model"
+        GENERATING = "generating", "generating"
+        AGGREGATING = "aggregating", "computing the report"
+
     class MetaStatus(models.TextChoices):
         """Where the run's meta scoring stands."""
 
@@ -146,6 +154,7 @@ class Run(models.Model):
     min_tokens = models.PositiveIntegerField(default=0, help_text="Minimum new tokens per sample (benchmarks).")
     batch_size = models.PositiveSmallIntegerField(default=8, help_text="Queries per worker task.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=20, choices=Phase.choices, blank=True)
     queries_total = models.PositiveIntegerField(default=0)
     queries_done = models.PositiveIntegerField(default=0)
     samples_done = models.PositiveIntegerField(default=0)
@@ -182,9 +191,45 @@ class Run(models.Model):
         return f"{self.dataset.name} · {self.model_config.name} · k={self.k}"
 
     @property
-    def progress_percent(self) -> int:
-        finished = self.queries_done + len(self.failed_query_ids or [])
-        return int(100 * finished / self.queries_total) if self.queries_total else 0
+    def samples_total(self) -> int:
+        return self.queries_total * self.k
+
+    @property
+    def samples_finished(self) -> int:
+        """Samples stored, and those of queries whose batch failed for good: what the bar counts."""
+        return self.samples_done + len(self.failed_query_ids or []) * self.k
+
+    @property
+    def samples_percent(self) -> int:
+        total = self.samples_total
+        return min(100, int(100 * self.samples_finished / total)) if total else 0
+
+    @property
+    def activity(self) -> str:
+        """One line for what the run is doing, the same on every page: its status, or while it runs,
+        its phase (waiting for a worker until a worker takes a batch)."""
+        if self.status == self.Status.QUEUED or (self.status == self.Status.RUNNING and not self.phase):
+            return "waiting for a worker"
+        if self.status == self.Status.RUNNING or self.phase == self.Phase.AGGREGATING:
+            return self.get_phase_display()
+        return self.get_status_display()
+
+    @property
+    def samples_per_minute(self) -> float | None:
+        """Samples stored per minute since the run started (model loading included)."""
+        if not self.started_at or not self.samples_done:
+            return None
+        end = self.finished_at or timezone.now()
+        minutes = (end - self.started_at).total_seconds() / 60
+        return self.samples_done / minutes if minutes > 0 else None
+
+    @property
+    def seconds_left(self) -> int | None:
+        """The time the samples left would take at the rate so far; None until there is a rate."""
+        rate = self.samples_per_minute
+        if not self.is_active or rate is None:
+            return None
+        return int(60 * max(0, self.samples_total - self.samples_finished) / rate)
 
     @property
     def is_active(self) -> bool:

@@ -295,8 +295,10 @@ def _refresh_locked(run_id: int) -> None:
     failed = len(run.failed_query_ids or [])
     if done + failed >= run.queries_total:
         status = Run.Status.DONE if done else Run.Status.FAILED
+        # Done: the report is computed next (its task clears the phase when it stores it).
+        phase = Run.Phase.AGGREGATING if status == Run.Status.DONE else ""
         ended = Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(
-            status=status, finished_at=timezone.now()
+            status=status, finished_at=timezone.now(), phase=phase
         )
         if ended and status == Run.Status.DONE:
             enqueue.on_commit(enqueue.RUN_REPORT, run_id)
@@ -306,13 +308,18 @@ def _refresh_locked(run_id: int) -> None:
 
 def run_report_store(*, run_id: int, report: dict[str, Any]) -> None:
     """Keep a finished run's computed report (accuracy as k grows, bias diagnostics)."""
-    Run.objects.filter(id=run_id).update(report=report)
+    Run.objects.filter(id=run_id).update(report=report, phase="")
+
+
+def run_phase_set(*, run_id: int, phase: str) -> None:
+    """What a worker is doing for the running run now (Run.Phase), for its progress."""
+    Run.objects.filter(id=run_id, status=Run.Status.RUNNING).exclude(phase=phase).update(phase=phase)
 
 
 def run_cancel(*, run: Run) -> bool:
     """Stop a queued or running run: batches not started yet are skipped. False if it had ended."""
     cancelled = Run.objects.filter(id=run.id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
-        status=Run.Status.CANCELLED, finished_at=timezone.now()
+        status=Run.Status.CANCELLED, finished_at=timezone.now(), phase=""
     )
     if cancelled:
         run_meta_after_sampling(run_id=run.id, status=Run.Status.CANCELLED)

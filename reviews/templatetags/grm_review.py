@@ -16,3 +16,18 @@ def index(values: Any, position: int) -> Any:
         return values[position]
     except (IndexError, KeyError, TypeError):
         return ""
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    """A time left, rounded as a person says it: "40 s", "3 min", "1 h 20 min"."""
+    try:
+        total = int(seconds)
+    except (TypeError, ValueError):
+        return ""
+    if total < 60:
+        return f"{total} s"
+    minutes = round(total / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -216,7 +216,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress fragment a running run's page polls; it stops polling once the run has ended."""
     run = _run_or_404(run_id)
-    context = {"run": run, "accuracy": run_selectors.run_accuracy(run=run)}
+    # The header's status badge comes along out of band: one status everywhere on the page.
+    context = {"run": run, "accuracy": run_selectors.run_accuracy(run=run), "oob": True}
     return render(request, "reviews/_run_progress.html", context)
 
 

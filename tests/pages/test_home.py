@@ -57,11 +57,14 @@ def test_home_lists_my_queues_runs_and_recent_activity(reviewer_client, reviewer
 
 def test_an_active_run_row_polls_itself_and_stops_when_done(reviewer_client):
     _, run = make_run(queries=1, k=1)
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, queries_total=4, queries_done=1)
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.RUNNING, phase=Run.Phase.GENERATING, queries_total=4, queries_done=1, samples_done=1
+    )
     row = reviewer_client.get(reverse("run-row", args=[run.pk])).content.decode()
     assert 'hx-trigger="every 2s"' in row
-    assert '<progress max="4" value="1">' in row
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE, queries_done=4)
+    assert '<progress max="4" value="1"></progress> 25%' in row  # counted in samples (k = 1 here)
+    assert "generating" in row
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE, phase="", queries_done=4, samples_done=4)
     row = reviewer_client.get(reverse("run-row", args=[run.pk])).content.decode()
     assert "hx-trigger" not in row
     assert '<progress max="4" value="4">' in row

@@ -108,22 +108,23 @@ class Command(BaseCommand):
         last = None
         while True:
             run.refresh_from_db()
-            finished = run.queries_done + len(run.failed_query_ids or [])
+            finished = run.samples_finished
             width = 30
-            filled = int(width * finished / run.queries_total) if run.queries_total else width
+            filled = int(width * finished / run.samples_total) if run.samples_total else width
+            left = f", about {run.seconds_left} s left" if run.seconds_left is not None else ""
             line = (
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{run.queries_total} queries, "
-                f"{run.samples_done} samples, {run.parse_failures} parse failures, "
-                f"{run.tokens_per_second or 0:.1f} tok/s, {time.monotonic() - started:.0f} s"
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {finished}/{run.samples_total} samples "
+                f"({run.queries_done}/{run.queries_total} queries), {run.activity}, {run.parse_failures} parse "
+                f"failures, {run.tokens_per_second or 0:.1f} tok/s, {time.monotonic() - started:.0f} s{left}"
             )
             if run.meta_status in self.META_PENDING and not run.is_active:
                 line += f", meta RM {run.get_meta_status_display()} {run.meta_scored}/{run.samples_done}"
             if interactive:
                 self.stdout.write(line, ending="")
                 sys.stdout.flush()
-            elif (finished, run.status, run.meta_status) != last:  # in a log: one line per change
+            elif (finished, run.activity, run.meta_status) != last:  # in a log: one line per change
                 self.stdout.write(line.lstrip("\r"))
-            last = (finished, run.status, run.meta_status)
+            last = (finished, run.activity, run.meta_status)
             if not run.is_active and run.meta_status not in self.META_PENDING:
                 break
             time.sleep(1)
