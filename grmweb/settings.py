@@ -229,6 +229,7 @@ GRM_UPLOAD_DIR = Path(env_str("GRM_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 
 # --- Generation defaults
 GRM_MODEL = env_str("GRM_MODEL", DEFAULT_MODEL)
+GRM_BUILTIN_MODEL = DEFAULT_MODEL  # the small model shipped on PyPI: its runs force scores by default
 # A run with no progress for this long is re-enqueued when a worker starts (its worker died).
 GRM_RUN_STALL_SECONDS = env_int("GRM_RUN_STALL_SECONDS", 300, minimum=0)
 

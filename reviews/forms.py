@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.urls import reverse
 
@@ -87,10 +88,36 @@ def _number_field(name: str) -> forms.Field:
     )
 
 
+class QueryIdsField(forms.CharField):
+    """Query ids as a person pastes them: one per line, or separated by commas or spaces."""
+
+    widget = forms.Textarea(attrs={"rows": 2})
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [part for part in text.replace(",", " ").split() if part]
+
+
 class RunForm(forms.Form):
     model_config = forms.ModelChoiceField(queryset=ModelConfig.objects.all(), empty_label=None)
     template = forms.ModelChoiceField(queryset=PromptTemplate.objects.all(), empty_label=None)
     subset = forms.ChoiceField(required=False, help_text="Leave empty for the whole dataset.")
+    query_ids = QueryIdsField(
+        required=False,
+        max_length=200_000,
+        label="Query ids",
+        help_text="Only these queries (their ids in the dataset, one per line or separated by commas).",
+    )
+    sample_size = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10_000_000,
+        label="Random sample",
+        help_text="Judge N queries drawn at random from those chosen above (empty: all of them).",
+    )
+    sample_seed = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, initial=0, help_text="The same seed draws the same queries."
+    )
     k = _number_field("k")
     temperature = _number_field("temperature")
     max_tokens = _number_field("max_tokens")
@@ -129,6 +156,10 @@ class RunForm(forms.Form):
         default_template = PromptTemplate.objects.filter(is_default=True).first()
         self.fields["model_config"].initial = default_model
         self.fields["template"].initial = default_template
+        # The built-in model often writes no score line; forced scores keep its runs readable (the run
+        # page says a run forced them).
+        builtin = default_model is not None and default_model.model == settings.GRM_BUILTIN_MODEL
+        self.fields["force_scores"].initial = builtin
         checkpoint_field = self.fields["meta_checkpoint"]
         assert isinstance(checkpoint_field, forms.ModelChoiceField)
         checkpoint_field.queryset = checkpoints_ready()

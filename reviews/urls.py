@@ -9,6 +9,7 @@ urlpatterns = [
     path("datasets/<slug:name>/queries/<int:query_id>/", views.query_detail, name="query-detail"),
     path("samples/<int:sample_id>/raw/", views.sample_raw, name="sample-raw"),
     path("datasets/<slug:name>/runs/new/", views.run_new, name="run-new"),
+    path("datasets/<slug:name>/runs/estimate/", views.run_estimate, name="run-estimate"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="run-progress"),

@@ -177,6 +177,22 @@ class RunIn(serializers.Serializer[Any]):
     hinted = serializers.BooleanField(default=False)
     force_scores = serializers.BooleanField(default=False)
     subset = serializers.CharField(required=False, max_length=100, help_text="Only this subset.")
+    query_ids = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=10_000,
+        help_text="Only these queries: their ids in the dataset.",
+    )
+    sample_size = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="A random sample of this many of the chosen queries."
+    )
+    sample_seed = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=2**63 - 1,
+        help_text="Draws the sample (same seed, same queries).",
+    )
     model_config = SlugLookup(
         slug_field="name", queryset=ModelConfig.objects.all(), required=False, help_text="Default: the default."
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Length
 
-from reviews.models import Query, Response, Run, Sample, Verdict
+from reviews.errors import RunInvalid
+from reviews.models import Dataset, Query, Response, Run, Sample, Verdict
 from reviews.selectors.datasets import subset_condition
 from workers.grm.results import QueryInput, Settings
 
@@ -29,6 +31,42 @@ def run_queries(*, dataset: Any, query_filter: dict[str, Any], before: Any = Non
     if query_filter.get("ids") is not None:
         queries = queries.filter(id__in=list(query_filter["ids"]))
     return queries.order_by("id")
+
+
+QUERY_IDS_MAX = 10_000  # ids named one by one; a larger selection is a subset or a random sample
+
+
+def run_query_filter(
+    *,
+    dataset: Dataset,
+    subset: str = "",
+    query_ids: Sequence[str] = (),
+    sample_size: int | None = None,
+    sample_seed: int = 0,
+) -> dict[str, Any]:
+    """Which queries a run judges, as its `query_filter`: a subset, the queries named by their ids in
+    the dataset (external ids), and of those a random sample of `sample_size` drawn with `sample_seed`
+    (the same seed draws the same queries; the sample is stored as ids, so the run is fixed)."""
+    query_filter: dict[str, Any] = {"subset": subset} if subset else {}
+    if query_ids:
+        named = list(dict.fromkeys(query_ids))
+        if len(named) > QUERY_IDS_MAX:
+            message = f"at most {QUERY_IDS_MAX:,} query ids; choose a subset or a random sample"
+            raise RunInvalid(message, field="query_ids")
+        found = dict(Query.objects.filter(dataset=dataset, external_id__in=named).values_list("external_id", "id"))
+        unknown = [name for name in named if name not in found]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            raise RunInvalid(f"{dataset.name} has no queries with the ids {shown}", field="query_ids")
+        query_filter["ids"] = sorted(found[name] for name in named)
+    if sample_size is not None:
+        pool = list(run_queries(dataset=dataset, query_filter=query_filter).values_list("id", flat=True))
+        if not pool:
+            raise RunInvalid("no queries to draw the sample from", field="sample_size")
+        chosen = random.Random(sample_seed).sample(pool, min(sample_size, len(pool)))  # noqa: S311 - a seeded draw
+        query_filter["ids"] = sorted(chosen)
+        query_filter["sample"] = {"size": sample_size, "seed": sample_seed}
+    return query_filter
 
 
 def run_pending_batches(*, run: Run) -> list[list[int]]:
@@ -119,6 +157,65 @@ def runs_filtered(filters: RunFilters) -> QuerySet[Run]:
     if filters.round is not None:
         runs = runs.filter(rft_round__number=filters.round)
     return runs
+
+
+# Below this many new tokens a judgment rarely reaches its score line (principles, critique, then
+# "Scores: \\boxed{...}"): 48 gave the built-in model 100% parse failures. A rule of thumb, not a limit.
+JUDGMENT_MIN_TOKENS = 128
+CHARS_PER_TOKEN = 4  # a rough average for English text, for estimates only
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """What a run would cost before it starts: its size, its token budget and, from the model's earlier
+    runs, how long it would take; with warnings about settings that waste it."""
+
+    queries: int
+    samples: int
+    max_new_tokens: int  # samples x max tokens: the most it can generate
+    prompt_tokens: int  # about: the selected queries' prompts and responses, once each
+    tokens_per_second: float | None  # the model's measured rate (median of its recent finished runs)
+    typical_new_tokens: int | None  # what its samples have generated on average, capped at max tokens
+    seconds: int | None  # samples x typical tokens / rate
+    seconds_at_most: int | None  # samples x max tokens / rate
+    warnings: list[str]
+
+
+def run_estimate(
+    *, queries: QuerySet[Query], k: int, max_tokens: int, model_config: Any, force_scores: bool
+) -> RunEstimate:
+    """The estimate for a run of `model_config` over `queries` (three statements)."""
+    size = queries.aggregate(n=Count("id"), chars=Sum(Length("prompt")))
+    response_chars = Response.objects.filter(query__in=queries).aggregate(chars=Sum(Length("text")))["chars"] or 0
+    count = size["n"] or 0
+    samples = count * k
+    recent = list(
+        Run.objects.filter(model_config=model_config, status=Run.Status.DONE, generation_seconds__gt=0)
+        .order_by("-finished_at")
+        .values_list("tokens_generated", "generation_seconds", "samples_done")[:10]
+    )
+    rates = sorted(tokens / seconds for tokens, seconds, _ in recent if tokens)
+    rate = rates[len(rates) // 2] if rates else None
+    generated = sum(tokens for tokens, _, _ in recent)
+    stored = sum(done for _, _, done in recent)
+    typical = min(max_tokens, round(generated / stored)) if stored and generated else None
+    warnings = []
+    if max_tokens < JUDGMENT_MIN_TOKENS and not force_scores:
+        warnings.append(
+            f"max tokens {max_tokens} is below the ~{JUDGMENT_MIN_TOKENS} a judgment needs to reach its score "
+            "line (principles, critique, then the scores): expect parse failures, or turn on score forcing"
+        )
+    return RunEstimate(
+        queries=count,
+        samples=samples,
+        max_new_tokens=samples * max_tokens,
+        prompt_tokens=((size["chars"] or 0) + response_chars) // CHARS_PER_TOKEN,
+        tokens_per_second=rate,
+        typical_new_tokens=typical,
+        seconds=round(samples * typical / rate) if rate and typical else None,
+        seconds_at_most=round(samples * max_tokens / rate) if rate else None,
+        warnings=warnings,
+    )
 
 
 def run_for_page(*, run_id: int) -> Run:

@@ -32,7 +32,7 @@ from reviews.models import (
     Sample,
     Verdict,
 )
-from reviews.selectors.runs import hinted_candidates, run_queries
+from reviews.selectors.runs import hinted_candidates, run_queries, run_query_filter
 from reviews.services.configs import defaults_ensure
 from reviews.services.metarm import run_meta_after_sampling
 from workers.grm.results import QueryResult, SampleResult
@@ -104,9 +104,11 @@ def run_create(
         message = f"meta RM checkpoint {meta_checkpoint.name} is {meta_checkpoint.status}, not ready"
         raise RunInvalid(message, field="meta_checkpoint")
     query_filter = dict(query_filter or {})
-    unknown = set(query_filter) - {"subset", "ids"}
+    unknown = set(query_filter) - {"subset", "ids", "sample"}
     if unknown:
-        raise RunInvalid(f"query_filter accepts subset and ids, not {', '.join(sorted(unknown))}", field="query_filter")
+        raise RunInvalid(
+            f"query_filter accepts subset, ids and sample, not {', '.join(sorted(unknown))}", field="query_filter"
+        )
     queries = run_queries(dataset=dataset, query_filter=query_filter, before=timezone.now())
     total = queries.count()
     if total == 0:
@@ -161,10 +163,18 @@ def _check_template_fits(template: PromptTemplate, queries: QuerySet[Query]) -> 
 
 def run_create_from(*, dataset: Dataset, params: Mapping[str, Any], created_by: User | None = None) -> Run:
     """A run from the parameters a page form, the API's serializer or the command line validated:
-    the names of RUN_PARAMETERS, `hinted`, `force_scores`, `subset`, `model_config` / `template`
-    (the defaults when absent or empty), `k_meta` / `meta_checkpoint` for MetaRM@k, and `rft_round`
-    (a Round) for the RFT round the run belongs to."""
+    the names of RUN_PARAMETERS, `hinted`, `force_scores`, `model_config` / `template` (the defaults
+    when absent or empty), `k_meta` / `meta_checkpoint` for MetaRM@k, `rft_round` (a Round) for the
+    RFT round the run belongs to, and which queries: `subset`, `query_ids` (their ids in the dataset),
+    `sample_size` and `sample_seed` (run_query_filter)."""
     template, model = defaults_ensure()
+    query_filter = run_query_filter(
+        dataset=dataset,
+        subset=params.get("subset") or "",
+        query_ids=params.get("query_ids") or (),
+        sample_size=params.get("sample_size") or None,
+        sample_seed=params.get("sample_seed") or 0,
+    )
     return run_create(
         dataset=dataset,
         model_config=params.get("model_config") or model,
@@ -174,7 +184,7 @@ def run_create_from(*, dataset: Dataset, params: Mapping[str, Any], created_by: 
         force_scores=bool(params.get("force_scores")),
         k_meta=params.get("k_meta") or None,
         meta_checkpoint=params.get("meta_checkpoint") or None,
-        query_filter={"subset": params["subset"]} if params.get("subset") else {},
+        query_filter=query_filter,
         rft_round=params.get("rft_round") or None,
         created_by=created_by,
     )

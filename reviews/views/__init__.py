@@ -122,6 +122,8 @@ def sample_raw(request: HtmxHttpRequest, sample_id: int) -> HttpResponse:
 
 @admin_required
 def run_new(request: HttpRequest, name: str) -> HttpResponse:
+    """The run form: which queries (a subset, ids, a random sample), the GRM's settings, and the
+    estimate of what the run costs beside it (`run_estimate`, refreshed as the form changes)."""
     dataset = get_object_or_404(Dataset, name=name)
     form = RunForm(request.POST or None, dataset=dataset)
     if request.method == "POST" and form.is_valid():
@@ -131,11 +133,44 @@ def run_new(request: HttpRequest, name: str) -> HttpResponse:
                 dataset=dataset, params=data, created_by=request.user if request.user.is_authenticated else None
             )
         except ApplicationError as exc:
-            form.add_error(None, str(exc))
+            _form_error(form, exc)
         else:
-            messages.success(request, f"Run {run.id} queued: {run.queries_total} queries, k = {run.k}.")
+            messages.success(
+                request, f"Run {run.id} queued: {run.queries_total} queries x k = {run.k}, {run.samples_total} samples."
+            )
             return redirect("run-detail", run_id=run.id)
-    return render(request, "reviews/run_new.html", {"dataset": dataset, "form": form})
+    status = 400 if form.errors else 200
+    return render(request, "reviews/run_new.html", {"dataset": dataset, "form": form}, status=status)
+
+
+@admin_required
+def run_estimate(request: HttpRequest, name: str) -> HttpResponse:
+    """The run form's estimate for the values it holds now (a fragment the form asks for as it changes):
+    queries x k, the token budget, the time at the model's measured rate, and warnings."""
+    dataset = get_object_or_404(Dataset, name=name)
+    form = RunForm(request.GET, dataset=dataset)
+    context: dict[str, Any] = {"form": form}
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            query_filter = run_selectors.run_query_filter(
+                dataset=dataset,
+                subset=data["subset"],
+                query_ids=data["query_ids"],
+                sample_size=data["sample_size"],
+                sample_seed=data["sample_seed"] or 0,
+            )
+        except ApplicationError as exc:
+            context["error"] = exc.message
+        else:
+            context["estimate"] = run_selectors.run_estimate(
+                queries=run_selectors.run_queries(dataset=dataset, query_filter=query_filter),
+                k=data["k"],
+                max_tokens=data["max_tokens"],
+                model_config=data["model_config"],
+                force_scores=data["force_scores"],
+            )
+    return render(request, "reviews/_run_estimate.html", context)
 
 
 def _run_or_404(run_id: int) -> Run:

@@ -50,7 +50,7 @@ def test_the_start_form_creates_a_run(demo, admin_client):
             "batch_size": 4,
         },
     )
-    assert bad.status_code == 200
+    assert bad.status_code == 400
     assert b"Ensure this value is greater than or equal to 1" in bad.content
 
 

@@ -30,7 +30,7 @@ def test_run_create_counts_queries_and_enqueues_on_commit(demo, django_capture_o
         ({"temperature": 3.0}, "temperature must be"),
         ({"max_tokens": 0}, "max_tokens must be"),
         ({"query_filter": {"subset": "nope"}}, "no queries"),
-        ({"query_filter": {"label": 1}}, "query_filter accepts subset and ids"),
+        ({"query_filter": {"label": 1}}, "query_filter accepts subset, ids and sample"),
         ({"k": 4, "k_meta": 5}, "k_meta must be"),
     ],
 )

@@ -39,6 +39,9 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="", help="For --backend openai: the server's /v1 URL.")
         parser.add_argument("--model-config", help="An existing model configuration by name.")
         parser.add_argument("--subset", help="Only this subset of the dataset.")
+        parser.add_argument("--ids", help="Only these queries: their ids in the dataset, separated by commas.")
+        parser.add_argument("--sample", type=int, metavar="N", help="A random sample of N of the chosen queries.")
+        parser.add_argument("--sample-seed", type=int, default=0, help="Draws the sample (same seed, same queries).")
         parser.add_argument("--hinted", action="store_true", help="Name the labelled best in the prompt.")
         parser.add_argument("--force-scores", action="store_true", help="Constrain samples without scores.")
         parser.add_argument("--k-meta", type=int, help="MetaRM@k: vote over this many samples per query (1-k).")
@@ -58,6 +61,9 @@ class Command(BaseCommand):
             "model_config": self._model_config(options, default_model),
             "meta_checkpoint": self._meta_checkpoint(options["meta_checkpoint"]),
             "rft_round": self._round(options["round"]),
+            "query_ids": [part.strip() for part in (options["ids"] or "").split(",") if part.strip()],
+            "sample_size": options["sample"],
+            "sample_seed": options["sample_seed"],
         }
         try:
             run = run_create_from(dataset=dataset, params=params)
