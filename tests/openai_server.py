@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class Script:
     replies: list[tuple[int, dict[str, str], dict[str, Any]]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     judgment: str = "Specific Criteria: correctness.\nAnalysis: the first is right.\nScores: \\boxed{9, 2}"
+    delay: float = 0.0  # seconds before each answer, as a model generating would take
 
 
 def completion(body: dict[str, Any], text: str) -> dict[str, Any]:
@@ -46,6 +48,8 @@ def openai_server(script: Script) -> Iterator[str]:
                 self._send(404, {}, {"error": {"message": f"no route {self.path}"}})
                 return
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if script.delay:
+                time.sleep(script.delay)
             with lock:
                 script.requests.append(body)
                 reply = script.replies.pop(0) if script.replies else None
