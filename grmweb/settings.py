@@ -145,9 +145,10 @@ CELERY_BEAT_SCHEDULE = {"runs-watchdog": {"task": "workers.tasks.runs_watchdog",
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- Auth
-# Sessions are read from the cache (Redis, or this process's memory without REDIS_URL) and kept in the
-# database too: a page's session costs no SQL once cached, and none is lost when the cache is.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# With Redis, sessions are read from the cache and kept in the database too: a page's session costs no
+# SQL once cached, and none is lost with the cache. Without it, from the database: a cache in each
+# process's memory would let a session logged out in one web process live on in the others.
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if REDIS_URL else "db")
 # Django's model backend, the request user read with its roles in one statement (reviews.roles).
 AUTHENTICATION_BACKENDS = ["reviews.roles.RolesBackend"]
 AUTH_PASSWORD_VALIDATORS = [

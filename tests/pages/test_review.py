@@ -262,7 +262,8 @@ NEXT_ITEM_STATEMENTS = 25
 QUERY_PAGE_STATEMENTS = 9
 
 
-def test_the_next_item_and_the_query_page_stay_within_their_statement_budget(admin_user):
+def test_the_next_item_and_the_query_page_stay_within_their_statement_budget(admin_user, settings):
+    session = int(settings.SESSION_ENGINE.endswith(".db"))  # without Redis, the session is read with SQL too
     client = Client()
     client.login(username=admin_user.username, password=PASSWORD)
     dataset, run = make_run(queries=3, k=8)
@@ -279,8 +280,8 @@ def test_the_next_item_and_the_query_page_stay_within_their_statement_budget(adm
         assert response.status_code == 200, response.content[:500]
     # BEGIN, COMMIT and SAVEPOINT are statements too where the backend logs them.
     counted = [sql for sql in annotate.sql if sql.split()[0] not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")]
-    assert len(counted) <= NEXT_ITEM_STATEMENTS, "\n".join(sql[:150] for sql in counted)
+    assert len(counted) <= NEXT_ITEM_STATEMENTS + session, "\n".join(sql[:150] for sql in counted)
     query = dataset.queries.earliest("pk")
     with count_queries() as page:
         assert client.get(reverse("query-detail", args=[dataset.name, query.pk])).status_code == 200
-    assert page.count <= QUERY_PAGE_STATEMENTS, page
+    assert page.count <= QUERY_PAGE_STATEMENTS + session, page

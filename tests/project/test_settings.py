@@ -89,3 +89,30 @@ def test_bad_environment_stops_startup_naming_the_variable(env, message):
     result = manage("check", **env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("redis", "engine"),
+    [
+        ("", "django.contrib.sessions.backends.db"),
+        ("redis://127.0.0.1:6379/0", "django.contrib.sessions.backends.cached_db"),
+    ],
+)
+def test_sessions_are_cached_only_in_a_cache_every_web_process_shares(redis, engine):
+    """A per-process memory cache would keep a session logged out in one gunicorn worker alive in another."""
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(GRM_DATA_DIR=os.environ.get("GRM_DATA_DIR", str(ROOT / "var" / "test")))
+    if redis:
+        env["REDIS_URL"] = redis
+    code = "from django.conf import settings as s; print(s.SESSION_ENGINE)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == engine
