@@ -37,6 +37,39 @@ class _PromptGroup:
     seed: int  # sample j of the group is drawn with seed + j
 
 
+@dataclass(frozen=True)
+class Oversize:
+    """A query that cannot be judged whole: its longest prompt and max tokens exceed the model's window."""
+
+    key: str
+    prompt_tokens: int
+    window: int
+
+
+def fit_window(
+    backend: Backend, queries: Sequence[QueryInput], settings: Settings
+) -> tuple[list[QueryInput], list[Oversize]]:
+    """The queries whose every prompt, with max tokens to generate, fits the backend's context window,
+    and the others. Judged anyway, a longer prompt is cut by the backend or leaves no room for the score
+    line, and its judgment (forced scores, often) would be stored as if it were one. A backend that
+    cannot count tokens or knows no window (a remote server) lets every query through."""
+    window_of = getattr(backend, "context_window", None)
+    count = getattr(backend, "prompt_tokens", None)
+    window = window_of() if window_of is not None else None
+    if window is None or count is None:
+        return list(queries), []
+    fitting: list[QueryInput] = []
+    oversize: list[Oversize] = []
+    for number, query in enumerate(queries):
+        lengths = [count(group.messages) for group in _prompt_groups(number, query, settings)]
+        longest = max((length for length in lengths if length is not None), default=0)
+        if longest + settings.max_tokens > window:
+            oversize.append(Oversize(query.key, longest, window))
+        else:
+            fitting.append(query)
+    return fitting, oversize
+
+
 def derived_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "big")
 

@@ -27,13 +27,14 @@ from django.db import connection
 from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Run
 from reviews.selectors import metarm as metarm_selectors
 from reviews.selectors import runs as run_selectors
+from reviews.services import configs as config_services
 from reviews.services import metarm as metarm_services
 from reviews.services import releases as release_services
 from reviews.services import runs as run_services
 from reviews.services import uploads as upload_services
 from workers import runtime
 from workers.backends.base import Backend, PermanentBackendError, TransientBackendError
-from workers.engine import derived_seed, judge, verdict_correct
+from workers.engine import derived_seed, fit_window, judge, verdict_correct
 from workers.grm.results import QueryInput
 from workers.grm.voting import default_k_meta, meta_vote
 
@@ -105,6 +106,13 @@ def judge_batch(*, run_id: int, query_ids: list[int], load_backend: Callable[[],
         return 0
     run_services.run_phase_set(run_id=run_id, phase=Run.Phase.LOADING)  # at once "generating" when loaded
     backend = load_backend()
+    window_of = getattr(backend, "context_window", None)
+    if window_of is not None:
+        config_services.model_window_record(run_id=run_id, window=window_of())
+    queries, oversize = fit_window(backend, queries, judge_settings)
+    if oversize:  # not judged: listed on the run page with their length against the window
+        skipped = [(int(query.key), query.prompt_tokens, query.window) for query in oversize]
+        run_services.run_queries_skipped(run_id=run_id, skipped=skipped)
     run_services.run_phase_set(run_id=run_id, phase=Run.Phase.GENERATING)
     stored = 0
     for part in progress_parts(queries):  # each part stored as it ends: the run's progress moves

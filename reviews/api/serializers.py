@@ -124,6 +124,7 @@ class RunOut(serializers.ModelSerializer[Run]):
             "tokens_generated",
             "generation_seconds",
             "failed_query_ids",
+            "skipped_queries",
             "error_message",
             "created_at",
             "started_at",

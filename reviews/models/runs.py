@@ -55,7 +55,12 @@ class ModelConfig(models.Model):
     backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.TRANSFORMERS)
     model = models.CharField(max_length=500, help_text="A local path, a hub name, or the built-in default.")
     base_url = models.URLField(blank=True, help_text="For the openai backend: the server's /v1 URL.")
-    generation_params = models.JSONField(default=dict, blank=True, help_text="Extra backend parameters.")
+    generation_params = models.JSONField(
+        default=dict, blank=True, help_text="Extra backend parameters; context_window shortens the model's window."
+    )
+    context_window = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tokens a sequence may hold, as a worker found when it loaded the model."
+    )
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -163,6 +168,12 @@ class Run(models.Model):
     tokens_generated = models.BigIntegerField(default=0)
     generation_seconds = models.FloatField(default=0.0)
     failed_query_ids = models.JSONField(default=list, blank=True, help_text="Queries whose batch failed for good.")
+    skipped_queries = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Queries not judged because their prompt and max tokens exceed the model's context window: "
+        "{query id: {prompt_tokens, window}}.",
+    )
     report = models.JSONField(
         default=dict, blank=True, help_text="Computed when the run ends: accuracy as k grows, bias diagnostics."
     )
@@ -196,8 +207,9 @@ class Run(models.Model):
 
     @property
     def samples_finished(self) -> int:
-        """Samples stored, and those of queries whose batch failed for good: what the bar counts."""
-        return self.samples_done + len(self.failed_query_ids or []) * self.k
+        """Samples stored, and those of queries whose batch failed for good or that were skipped (too
+        long for the model): what the bar counts."""
+        return self.samples_done + (len(self.failed_query_ids or []) + len(self.skipped_queries or {})) * self.k
 
     @property
     def samples_percent(self) -> int:

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import Length
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Length
 
 from reviews.errors import RunInvalid
 from reviews.models import Dataset, Query, Response, Run, Sample, Verdict
@@ -71,7 +71,7 @@ def run_query_filter(
 
 def run_pending_batches(*, run: Run) -> list[list[int]]:
     """Ids of the run's queries with no verdict and no recorded failure, in batches of batch_size."""
-    failed = set(run.failed_query_ids or [])
+    failed = set(run.failed_query_ids or []) | {int(query_id) for query_id in run.skipped_queries or {}}
     pending = [
         query_id
         for query_id in run_queries(dataset=run.dataset, query_filter=run.query_filter, before=run.created_at)
@@ -90,7 +90,7 @@ def run_batch_inputs(*, run_id: int, query_ids: Sequence[int]) -> tuple[Settings
     if run is None or run.status != Run.Status.RUNNING:
         return None
     skip = set(Verdict.objects.filter(run=run, query_id__in=query_ids).values_list("query_id", flat=True))
-    skip |= set(run.failed_query_ids or [])
+    skip |= set(run.failed_query_ids or []) | {int(query_id) for query_id in run.skipped_queries or {}}
     queries = (
         Query.objects.filter(id__in=[i for i in query_ids if i not in skip])
         .order_by("id")
@@ -179,12 +179,29 @@ class RunEstimate:
     seconds: int | None  # samples x typical tokens / rate
     seconds_at_most: int | None  # samples x max tokens / rate
     warnings: list[str]
+    window: int | None = None  # the model's context window, when a worker has found it or it is configured
+    too_long: int = 0  # about: queries whose prompt and max tokens would not fit the window
+
+
+def model_window(model_config: Any) -> int | None:
+    """The model's context window as far as the web knows it: what a worker found, or shorter when its
+    configuration says so (`context_window`)."""
+    found = model_config.context_window
+    configured = (model_config.generation_params or {}).get("context_window")
+    windows = [int(window) for window in (found, configured) if window]
+    return min(windows) if windows else None
 
 
 def run_estimate(
-    *, queries: QuerySet[Query], k: int, max_tokens: int, model_config: Any, force_scores: bool
+    *,
+    queries: QuerySet[Query],
+    k: int,
+    max_tokens: int,
+    model_config: Any,
+    force_scores: bool,
+    template_chars: int = 0,
 ) -> RunEstimate:
-    """The estimate for a run of `model_config` over `queries` (three statements)."""
+    """The estimate for a run of `model_config` over `queries` (four statements)."""
     size = queries.aggregate(n=Count("id"), chars=Sum(Length("prompt")))
     response_chars = Response.objects.filter(query__in=queries).aggregate(chars=Sum(Length("text")))["chars"] or 0
     count = size["n"] or 0
@@ -205,7 +222,28 @@ def run_estimate(
             f"max tokens {max_tokens} is below the ~{JUDGMENT_MIN_TOKENS} a judgment needs to reach its score "
             "line (principles, critique, then the scores): expect parse failures, or turn on score forcing"
         )
+    window = model_window(model_config)
+    too_long = 0
+    if window is not None:
+        # Characters a prompt may hold to fit with max tokens, at CHARS_PER_TOKEN: the worker counts exactly.
+        room = (window - max_tokens) * CHARS_PER_TOKEN - template_chars
+        per_query = (
+            Response.objects.filter(query=OuterRef("pk")).order_by().values("query").annotate(n=Sum(Length("text")))
+        )
+        too_long = (
+            queries.annotate(chars=Length("prompt") + Coalesce(Subquery(per_query.values("n")), 0))
+            .filter(chars__gt=room)
+            .count()
+        )
+        if too_long:
+            warnings.append(
+                f"about {too_long} of these queries may not fit the model's {window:,}-token window with max tokens "
+                f"{max_tokens}: the worker measures each prompt, skips those that do not fit and lists them on the "
+                "run page"
+            )
     return RunEstimate(
+        window=window,
+        too_long=too_long,
         queries=count,
         samples=samples,
         max_new_tokens=samples * max_tokens,
@@ -255,6 +293,25 @@ def run_accuracy(*, run: Run) -> dict[str, object]:
         "meta_total": meta["total"],
         "meta_accuracy": meta["right"] / meta["total"] if meta["total"] else None,
     }
+
+
+@dataclass(frozen=True)
+class SkippedQuery:
+    query: Query
+    prompt_tokens: int
+    window: int
+
+
+def run_skipped(*, run: Run, limit: int = 100) -> list[SkippedQuery]:
+    """The first `limit` queries the run did not judge because they do not fit the model's window."""
+    recorded = run.skipped_queries or {}
+    ids = sorted(int(query_id) for query_id in recorded)[:limit]
+    queries = Query.objects.select_related("dataset").in_bulk(ids)
+    return [
+        SkippedQuery(queries[query_id], recorded[str(query_id)]["prompt_tokens"], recorded[str(query_id)]["window"])
+        for query_id in ids
+        if query_id in queries
+    ]
 
 
 def run_verdict_counts(*, run: Run) -> dict[str, int]:

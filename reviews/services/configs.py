@@ -115,3 +115,10 @@ def presets_ensure() -> list[ModelConfig]:
         )[0]
         for preset in GRM_PRESETS
     ]
+
+
+def model_window_record(*, run_id: int, window: int | None) -> None:
+    """Keep the context window a worker found for the run's model (the run form's estimate reads it)."""
+    if window is not None:
+        configs = ModelConfig.objects.filter(runs__id=run_id).exclude(context_window=window)
+        ModelConfig.objects.filter(pk__in=list(configs.values_list("pk", flat=True))).update(context_window=window)

@@ -302,7 +302,7 @@ def _refresh_locked(run_id: int) -> None:
         updated_at=timezone.now(),
     )
     run = Run.objects.get(id=run_id)
-    failed = len(run.failed_query_ids or [])
+    failed = len(run.failed_query_ids or []) + len(run.skipped_queries or {})
     if done + failed >= run.queries_total:
         status = Run.Status.DONE if done else Run.Status.FAILED
         # Done: the report is computed next (its task clears the phase when it stores it).
@@ -314,6 +314,20 @@ def _refresh_locked(run_id: int) -> None:
             enqueue.on_commit(enqueue.RUN_REPORT, run_id)
         if ended:
             run_meta_after_sampling(run_id=run_id, status=status)
+
+
+def run_queries_skipped(*, run_id: int, skipped: Sequence[tuple[int, int, int]]) -> None:
+    """Record queries a worker did not judge because (prompt tokens, window) do not leave room for max
+    tokens: the run page lists them with the reason, and they count as finished."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(id=run_id).first()
+        if run is None:
+            return
+        recorded = dict(run.skipped_queries or {})
+        for query_id, prompt_tokens, window in skipped:
+            recorded[str(query_id)] = {"prompt_tokens": prompt_tokens, "window": window}
+        Run.objects.filter(id=run_id).update(skipped_queries=recorded)
+        _refresh_locked(run_id)
 
 
 def run_report_store(*, run_id: int, report: dict[str, Any]) -> None:

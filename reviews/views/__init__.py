@@ -169,6 +169,7 @@ def run_estimate(request: HttpRequest, name: str) -> HttpResponse:
                 max_tokens=data["max_tokens"],
                 model_config=data["model_config"],
                 force_scores=data["force_scores"],
+                template_chars=len(data["template"].text),
             )
     return render(request, "reviews/_run_estimate.html", context)
 
@@ -235,6 +236,7 @@ def _run_page(request: HttpRequest, run: Run, *, meta_form: MetaScoreForm | None
         "meta_form": meta_form,
         "hinted": hinted_context(request, run),
         "verdict_counts": run_selectors.run_verdict_counts(run=run),
+        "skipped": run_selectors.run_skipped(run=run) if run.skipped_queries else [],
         "verdicts": search_selectors.VERDICTS,
         "subsets": dataset_selectors.dataset_subsets(dataset=run.dataset),
     }

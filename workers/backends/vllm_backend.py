@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from workers.backends.base import Generation, Message, PermanentBackendError, per_prompt, score_regex
+from workers.backends.base import Generation, Message, PermanentBackendError, limited_window, per_prompt, score_regex
 
 __all__ = ["INSTALL_HINT", "VllmBackend", "score_regex"]
 
@@ -36,6 +36,14 @@ class VllmBackend:
     def _attach(self, llm: Any) -> None:
         self.llm = llm
         self.tokenizer = llm.get_tokenizer()
+
+    def context_window(self) -> int | None:
+        engine = getattr(self.llm, "llm_engine", None)
+        native = getattr(getattr(engine, "model_config", None), "max_model_len", None)
+        return limited_window(self, int(native) if native else None)
+
+    def prompt_tokens(self, prompt: Sequence[Message]) -> int | None:
+        return len(self._prompt_ids(prompt))
 
     def _prompt_ids(self, prompt: Sequence[Message], suffix: str = "") -> list[int]:
         """The chat template's token ids for `prompt` (generation prompt added), then `suffix`'s."""
