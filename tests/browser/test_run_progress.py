@@ -84,7 +84,7 @@ def test_an_admin_starts_a_run_and_watches_its_progress_bar_fill(page, live_serv
         assert time.monotonic() < deadline, f"the run did not end in 600 s; progress values seen: {seen}"
         page.wait_for_timeout(250)
 
-    assert maximum == 3
+    assert maximum == 6  # counted in samples: 3 queries x k = 2
     assert seen == sorted(seen), f"the bar went backwards: {seen}"
     assert len(seen) >= 2, f"the bar never moved while watched: {seen}"
     assert seen[-1] == maximum, f"progress values seen: {seen}"
