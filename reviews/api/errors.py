@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -21,8 +22,12 @@ def status_for(error: ApplicationError) -> int:
 
 
 def handle(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's own handling, plus domain errors: `{"<field>": ["<message>"]}` or `{"detail": "<message>"}`."""
+    """DRF's own handling, plus domain errors: `{"<field>": ["<message>"]}` or `{"detail": "<message>"}`,
+    and a body Django refuses to read (more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS, say) as a JSON 400
+    rather than Django's HTML page."""
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
         return Response(body, status=status_for(exc))
+    if isinstance(exc, SuspiciousOperation):
+        return Response({"detail": f"The request body was refused: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
     return exception_handler(exc, context)

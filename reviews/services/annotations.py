@@ -4,6 +4,7 @@ queues both store through `annotation_submit`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -14,7 +15,6 @@ from reviews.models import Annotation, FailureMode, Query, Response, Sample
 from reviews.services.decisions import DECISION_FIELDS, decisions_decide
 
 
-@transaction.atomic(savepoint=False)  # inside a caller's transaction: its errors roll that back too
 def annotation_submit(
     *,
     reviewer: User,
@@ -43,6 +43,26 @@ def annotation_submit(
             raise AnnotationInvalid(
                 "corrected_scores", f"give {responses} integers from 1 to 10, one per response in original order"
             )
+    # Refusals above are raised before the transaction: without a savepoint, an exception inside it marks
+    # a caller's transaction for rollback (queue_submit's, a test's).
+    with transaction.atomic(savepoint=False):
+        return _store(
+            reviewer=reviewer,
+            sample=sample,
+            query=query,
+            values={
+                "decision": decision,
+                "note": note,
+                "corrected_scores": corrected_scores,
+                "time_spent_ms": max(0, time_spent_ms),
+            },
+            modes=list(failure_modes),
+        )
+
+
+def _store(
+    *, reviewer: User, sample: Sample | None, query: Query | None, values: dict[str, Any], modes: list[FailureMode]
+) -> Annotation:
     locked: Sample | None = None
     if sample is not None:
         decided = Sample.objects.only("id", "run_id", "query_id", "rule_reason", *DECISION_FIELDS)
@@ -51,13 +71,6 @@ def annotation_submit(
     else:
         Query.objects.select_for_update().filter(pk=query.pk).values_list("pk").first()  # type: ignore[union-attr]
         target = Q(query_id=query.pk, sample__isnull=True)  # type: ignore[union-attr]
-    values = {
-        "decision": decision,
-        "note": note,
-        "corrected_scores": corrected_scores,
-        "time_spent_ms": max(0, time_spent_ms),
-    }
-    modes = list(failure_modes)
     annotation = Annotation.objects.filter(target, reviewer=reviewer).first()
     if annotation is None:
         annotation = Annotation.objects.create(reviewer=reviewer, sample=sample, query=query, **values)
