@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.urls import reverse
 
+from reviews.ingest.formats import parse_field_map
+from reviews.ingest.preview import PREVIEW_HEAD_CHARS
 from reviews.models import (
     Adjudication,
     Annotation,
@@ -27,6 +29,7 @@ from reviews.models import (
 from reviews.selectors.datasets import NO_SUBSET, dataset_subsets
 from reviews.selectors.metarm import checkpoint_active, checkpoints_ready
 from reviews.selectors.search import VERDICTS
+from reviews.services.datasets import dataset_name_errors
 from reviews.services.runs import RUN_PARAMETERS
 from workers.grm.voting import default_k_meta
 
@@ -529,3 +532,104 @@ class ReleaseForm(forms.Form):
             "since": data["since"],
             "until": data["until"],
         }
+
+
+FORMAT_CHOICES = [
+    ("native", "native: context or prompt, responses, best or rating"),
+    ("preference", "preference: prompt or messages, chosen, rejected"),
+    ("llmbar", "llmbar: input, output_1, output_2, label (1 or 2)"),
+    ("single", "single: context or prompt, response, rating or correct"),
+]
+RENAME_PREFIX = "rename:"
+MAX_RENAMES = 200
+
+
+class _ReadingForm(forms.Form):
+    """How a file is read: its format, its field names renamed to the format's, the default subset.
+    Renames come from the `map` text (the API's syntax) and from the preview's `rename:FIELD` choices."""
+
+    format = forms.ChoiceField(
+        choices=FORMAT_CHOICES,
+        initial="native",
+        help_text="docs/import.md describes each.",
+        widget=forms.Select(attrs={"data-preview": ""}),
+    )
+    map = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(attrs={"data-preview": ""}),
+        label="Rename fields",
+        help_text="The file's field names read as the format's, e.g. instruction=input,output_a=output_1 "
+        "(or choose them in the preview).",
+    )
+    subset = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="For items that name no subset.",
+        widget=forms.TextInput(attrs={"data-preview": ""}),
+    )
+
+    def clean_map(self) -> dict[str, str]:
+        try:
+            mapping = parse_field_map(self.cleaned_data["map"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        renames = [(key, value) for key, value in self.data.items() if key.startswith(RENAME_PREFIX)]
+        if len(renames) > MAX_RENAMES:
+            raise forms.ValidationError(f"{len(renames)} renamed fields; at most {MAX_RENAMES}")
+        for key, value in renames:
+            source = key[len(RENAME_PREFIX) :]
+            if value and value != source:
+                mapping[source] = str(value)  # a choice in the preview wins over the text
+        return mapping
+
+
+class UploadPreviewForm(_ReadingForm):
+    """The first bytes of the chosen file, read in the browser, to show how they will be imported."""
+
+    head = forms.CharField(max_length=PREVIEW_HEAD_CHARS, strip=False, required=False)
+    head_complete = forms.BooleanField(required=False)
+
+
+class UploadForm(_ReadingForm):
+    """A file to upload into a new dataset or one that exists (the API's upload service)."""
+
+    file = forms.FileField(allow_empty_file=False, help_text="JSON Lines or a JSON array of items.")
+    target = forms.ChoiceField(
+        choices=[("new", "a new dataset"), ("existing", "an existing dataset")],
+        initial="new",
+        widget=forms.RadioSelect,
+        label="Into",
+    )
+    name = forms.CharField(
+        required=False, max_length=100, label="New dataset's name", help_text="Letters, digits, - and _."
+    )
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("name"), to_field_name="name", required=False, label="Existing dataset"
+    )
+    partial = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Store the good lines",
+        help_text="Store every good line and list the bad ones; unticked, one bad line stores nothing.",
+    )
+    field_order = ["file", "target", "name", "dataset", "format", "map", "subset", "partial"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("target") == "new":
+            name = data.get("name", "")
+            errors = dataset_name_errors(name)
+            if errors:
+                self.add_error("name", errors[0])
+            elif Dataset.objects.filter(name=name).exists():
+                self.add_error("name", f"a dataset named {name!r} exists: choose “an existing dataset” to add to it")
+            else:
+                data["dataset_name"] = name
+        elif data.get("target") == "existing":
+            if data.get("dataset") is None:
+                if "dataset" not in self.errors:
+                    self.add_error("dataset", "choose the dataset to add to")
+            else:
+                data["dataset_name"] = data["dataset"].name
+        return data

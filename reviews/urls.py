@@ -1,10 +1,15 @@
 from django.urls import path
 
 from reviews import views
-from reviews.views import decisions, mine, releases, rounds
+from reviews.views import decisions, mine, releases, rounds, uploads
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("uploads/", uploads.uploads, name="uploads"),
+    path("uploads/new/", uploads.upload_new, name="upload-new"),
+    path("uploads/preview/", uploads.upload_preview, name="upload-preview"),
+    path("uploads/<int:upload_id>/", uploads.upload_detail, name="upload-detail"),
+    path("uploads/<int:upload_id>/status/", uploads.upload_status, name="upload-status"),
     path("datasets/<slug:name>/", views.dataset_detail, name="dataset-detail"),
     path("datasets/<slug:name>/queries/<int:query_id>/", views.query_detail, name="query-detail"),
     path("samples/<int:sample_id>/raw/", views.sample_raw, name="sample-raw"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,20 @@ ROLES = ("system", "user", "assistant")
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 _IDENTITY = json.JSONEncoder(ensure_ascii=False).encode
 FORMATS = ("native", "preference", "llmbar", "single")
+# The fields each format reads (others are ignored): what a file's fields can be renamed to.
+FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
+    "native": ("id", "context", "prompt", "responses", "best", "rating", "subset", "metadata"),
+    "preference": ("id", "prompt", "messages", "chosen", "rejected", "subset"),
+    "llmbar": ("id", "input", "output_1", "output_2", "label", "subset"),
+    "single": ("id", "context", "prompt", "response", "rating", "correct", "subset", "metadata"),
+}
+# The fields that tell a format apart, most specific first.
+_FORMAT_SIGNS = (
+    ("llmbar", {"output_1", "output_2"}),
+    ("preference", {"chosen", "rejected"}),
+    ("native", {"responses"}),
+    ("single", {"response"}),
+)
 
 
 @dataclass(frozen=True)
@@ -340,6 +354,12 @@ _PARSERS: dict[str, Callable[[_Checker, str], QueryItem]] = {
     "llmbar": _llmbar,
     "single": _single,
 }
+
+
+def guess_format(fields: Iterable[str]) -> str | None:
+    """The format whose telling fields a record has (after renaming), or None."""
+    present = set(fields)
+    return next((fmt for fmt, signs in _FORMAT_SIGNS if signs <= present), None)
 
 
 def parse_field_map(spec: str) -> dict[str, str]:

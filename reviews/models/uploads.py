@@ -48,6 +48,10 @@ class Upload(models.Model):
     def __str__(self) -> str:
         return f"upload {self.pk} into {self.dataset_name} ({self.status})"
 
+    @property
+    def is_ended(self) -> bool:
+        return self.status in self.ENDED
+
 
 class UploadError(models.Model):
     """One problem with one line of an upload (the first MAX_REPORTED_ERRORS are kept)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
@@ -52,6 +52,22 @@ class ImportReport:
             self.errors.append(error)
 
 
+@dataclass(frozen=True)
+class ImportProgress:
+    """How far an import has come: items read, new queries written (kept only if the import commits),
+    items already stored, bad lines so far, and the bytes of the file read."""
+
+    items: int
+    created: int
+    unchanged: int
+    rejected: int
+    bytes_read: int
+    written: bool = False  # every item is read and written: the commit comes next
+
+
+PROGRESS_EVERY_ITEMS = 250  # how often an import reports progress (the callback throttles further)
+
+
 class ImportRefused(InvalidInput):
     """The whole import was refused (all-or-nothing policy, a bad dataset name, a cap); nothing was written."""
 
@@ -79,11 +95,15 @@ def _validated_rows(
     subset: str,
     max_items: int | None,
     report: ImportReport,
+    tick: Callable[[], None] | None = None,
 ) -> Iterator[copy_writer.Row]:
-    """Each good item as a row to store; every bad line goes to the report instead."""
+    """Each good item as a row to store; every bad line goes to the report instead. `tick` is called
+    every PROGRESS_EVERY_ITEMS items."""
     limits = Limits(max_responses=settings.GRM_MAX_RESPONSES, max_text_chars=settings.GRM_MAX_TEXT_CHARS)
     for items, (line, record) in enumerate(read_records(stream), start=1):
         report.lines, report.items = line, items
+        if tick is not None and items % PROGRESS_EVERY_ITEMS == 0:
+            tick()
         if max_items is not None and items > max_items:
             report.errors, report.error_count = [], 0
             message = f"the upload holds more than {max_items:,} items, the cap (GRM_UPLOAD_MAX_ITEMS)"
@@ -112,6 +132,7 @@ def dataset_import(
     created_by: User | None = None,
     source: str = "",
     max_items: int | None = None,
+    progress: Callable[[ImportProgress], None] | None = None,
 ) -> ImportReport:
     """Stream records from `stream` into the dataset, creating it if needed. The importer command and
     the upload task both come here.
@@ -126,6 +147,9 @@ def dataset_import(
     bad line rolls the whole import back (nothing stored, every bad line reported, ImportRefused);
     with partial=True the good lines are stored and the bad ones reported. Concurrent imports into
     one dataset take turns (a PostgreSQL advisory lock; SQLite has a single writer anyway).
+
+    `progress`, if given, is called as the file is read (every PROGRESS_EVERY_ITEMS items) and once
+    when every item is written, before the commit.
     """
     report = ImportReport(dataset=dataset_name)
     name_errors = dataset_name_errors(dataset_name)
@@ -146,6 +170,7 @@ def dataset_import(
                 created_by=created_by,
                 source=source,
                 max_items=max_items,
+                progress=progress,
             )
     except ImportRefused:
         report.stored = False
@@ -172,16 +197,31 @@ def _import_in_transaction(
     created_by: User | None,
     source: str,
     max_items: int | None,
+    progress: Callable[[ImportProgress], None] | None,
 ) -> None:
     lock_for_transaction(f"grm-import:{report.dataset}")
     dataset, new_dataset = Dataset.objects.get_or_create(
         name=report.dataset, defaults={"created_by": created_by, "source": source}
     )
     writer = copy_writer.Writer(connection, dataset.id, dataset.name, timezone.now())
-    rows = _validated_rows(stream, fmt=fmt, field_map=field_map, subset=subset, max_items=max_items, report=report)
+    tick: Callable[..., None] | None = None
+    if progress is not None:
+
+        def tick(written: bool = False) -> None:
+            # The writer's counts are ints another thread updates: read as they stand.
+            outcome = writer.outcome
+            rejected = report.error_count + len(outcome.errors)
+            position = _position(stream)
+            progress(ImportProgress(report.items, outcome.created, outcome.unchanged, rejected, position, written))
+
+    rows = _validated_rows(
+        stream, fmt=fmt, field_map=field_map, subset=subset, max_items=max_items, report=report, tick=tick
+    )
     with copy_writer.writing(writer) as submit:
         while chunk := list(itertools.islice(rows, copy_writer.CHUNK)):
             submit(chunk)
+    if tick is not None:
+        tick(written=True)
     outcome = writer.outcome
     report.created, report.unchanged = outcome.created, outcome.unchanged
     for error in outcome.errors:
@@ -193,6 +233,13 @@ def _import_in_transaction(
         raise ImportRefused(report)
     if new_dataset and not report.created:
         dataset.delete()  # nothing stored: leave no empty dataset behind
+
+
+def _position(stream: IO[bytes]) -> int:
+    try:
+        return stream.tell()
+    except (OSError, ValueError):  # a stream that cannot tell: progress by items only
+        return 0
 
 
 DEMO_FILE = settings.BASE_DIR / "reviews" / "demo" / "demo.jsonl"

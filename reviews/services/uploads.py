@@ -20,11 +20,11 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from reviews import enqueue
+from reviews import enqueue, upload_files
 from reviews.errors import UploadRefused, UploadTooLarge
 from reviews.locks import try_lock
 from reviews.models import Dataset, Upload, UploadError
-from reviews.services.datasets import ImportRefused, ImportReport, dataset_import, dataset_prerender
+from reviews.services.datasets import ImportProgress, ImportRefused, ImportReport, dataset_import, dataset_prerender
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def too_large_message(size: int) -> str:
 
 
 def body_path(upload: Upload) -> Path:
-    return Path(settings.GRM_UPLOAD_DIR) / f"{upload.pk}.body"
+    return upload_files.body_path(upload.pk)
 
 
 def _incoming_path() -> Path:
@@ -161,6 +161,11 @@ def _ingest(upload_id: int) -> Upload | None:
     path = body_path(upload)
     if not path.exists():
         return _finish(upload, Upload.Status.FAILED, "the received file is gone from GRM_UPLOAD_DIR", None)
+    progress_file = upload_files.ProgressFile(upload.pk)
+
+    def progress(done: ImportProgress) -> None:
+        progress_file(done, final=done.written)
+
     try:
         with path.open("rb") as stream:
             report = dataset_import(
@@ -173,6 +178,7 @@ def _ingest(upload_id: int) -> Upload | None:
                 created_by=upload.created_by,
                 source=upload.filename or f"upload {upload.pk}",
                 max_items=settings.GRM_UPLOAD_MAX_ITEMS,
+                progress=progress,
             )
     except ImportRefused as refused:
         report = refused.report
@@ -219,6 +225,7 @@ def _finish(upload: Upload, status: str, message: str, report: ImportReport | No
         upload.save()
     if path is not None:
         path.unlink(missing_ok=True)
+    upload_files.ProgressFile(upload.pk).remove()
     return upload
 
 

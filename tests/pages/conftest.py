@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reviews.models import QueueItem
+from reviews.models import QueueItem, Upload, UploadError
 from reviews.services.accounts import api_token_create
 from reviews.services.annotations import annotation_submit
 from reviews.services.queues import QueueFilters, queue_create
@@ -35,6 +35,8 @@ def url_values(admin_user, settings, tmp_path) -> dict[str, Any]:
     VerdictFactory.create(run=run, query=query)
     queue = queue_create(name="csrf", dataset=dataset, run=run, filters=QueueFilters(), priority="unreviewed")
     token, _ = api_token_create(user=admin_user, name="csrf")
+    upload = Upload.objects.create(dataset_name=dataset.name, dataset=dataset, format="native", status="partial")
+    UploadError.objects.create(upload=upload, line=2, field="responses", message="is required")
     return {
         "number": round_create(name="csrf").number,
         "name": dataset.name,
@@ -45,5 +47,6 @@ def url_values(admin_user, settings, tmp_path) -> dict[str, Any]:
         "queue_id": queue.pk,
         "item_id": QueueItem.objects.get(queue=queue).pk,
         "release_id": ReleaseFactory.create().pk,
+        "upload_id": upload.pk,
         "annotation_id": annotation_submit(reviewer=admin_user, sample=sample, decision="accept").pk,
     }
