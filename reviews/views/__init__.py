@@ -60,22 +60,26 @@ class UserHtmxHttpRequest(HtmxHttpRequest):
 
 @login_required
 def home(request: UserHtmxHttpRequest) -> HttpResponse:
+    """The datasets, recent runs, my queues and recent activity; a signed-in user without a role reads
+    no data (as in the API) and is told to ask an admin for one."""
+    if not is_reviewer(request.user):
+        return render(request, "reviews/no_role.html")
     context = {
         "datasets": dataset_selectors.datasets_overview(),
         "runs": run_selectors.runs_recent(limit=10),
-        "queues": queue_selectors.queues_overview(reviewer=request.user) if is_reviewer(request.user) else [],
+        "queues": queue_selectors.queues_overview(reviewer=request.user),
         "activity": activity_selectors.recent_activity(limit=12),
     }
     return render(request, "reviews/home.html", context)
 
 
-@login_required
+@reviewer_required
 def run_row(request: HttpRequest, run_id: int) -> HttpResponse:
     """One run's row on the home page; it polls itself while the run is active."""
     return render(request, "reviews/_run_row.html", {"run": _run_or_404(run_id)})
 
 
-@login_required
+@reviewer_required
 def dataset_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     dataset = get_object_or_404(Dataset, name=name)
     subset = request.GET.get("subset", "")
@@ -93,7 +97,7 @@ def dataset_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
+@reviewer_required
 def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse:
     """A query, its responses and label, and one run's k judgments of it side by side (`?run=`)."""
     run_id = request.GET.get("run", "")
@@ -107,7 +111,7 @@ def query_detail(request: HttpRequest, name: str, query_id: int) -> HttpResponse
     return render(request, "reviews/query_detail.html", context)
 
 
-@login_required
+@reviewer_required
 def sample_raw(request: HtmxHttpRequest, sample_id: int) -> HttpResponse:
     """A sample's raw output with what the parser read highlighted: what its folded card loads when
     the reader opens it (htmx), or a page of its own (the card's link, without scripts)."""
@@ -243,13 +247,13 @@ def _run_page(request: HttpRequest, run: Run, *, meta_form: MetaScoreForm | None
     return render(request, "reviews/run_detail.html", context)
 
 
-@login_required
+@reviewer_required
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run: its progress, the scaling curves (Voting@k, MetaRM@k) with their bands, meta scoring, bias."""
     return _run_page(request, _run_or_404(run_id))
 
 
-@login_required
+@reviewer_required
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress fragment a running run's page polls; it stops polling once the run has ended."""
     run = _run_or_404(run_id)
@@ -258,7 +262,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "reviews/_run_progress.html", context)
 
 
-@login_required
+@reviewer_required
 def run_meta(request: HttpRequest, run_id: int) -> HttpResponse:
     """The meta-scoring fragment the run page polls while the run waits for, or is in, meta scoring."""
     run = _run_or_404(run_id)
@@ -301,7 +305,7 @@ def run_report_recompute(request: HttpRequest, run_id: int) -> HttpResponse:
     return redirect("run-detail", run_id=run.id)
 
 
-@login_required
+@reviewer_required
 def run_report_json(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run's stored report, as it is, for download."""
     run = _run_or_404(run_id)
@@ -310,7 +314,7 @@ def run_report_json(request: HttpRequest, run_id: int) -> HttpResponse:
     return response
 
 
-@login_required
+@reviewer_required
 def run_report_csv(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run's curves as CSV: one row per curve x subset x k."""
     run = _run_or_404(run_id)
@@ -330,7 +334,7 @@ def _compare_chart(comparison: report_selectors.RunComparison) -> dict[str, Any]
     return charts.scaling_chart(series, y_label=metric)
 
 
-@login_required
+@reviewer_required
 def run_compare(request: HttpRequest) -> HttpResponse:
     """Two runs of one dataset (`?a=ID&b=ID`): their curves on one chart, how their verdicts agree, and
     the queries whose verdict flipped. Without b: a choice among the other runs of a's dataset."""
@@ -356,7 +360,7 @@ def run_compare(request: HttpRequest) -> HttpResponse:
     return render(request, "reviews/run_compare.html", context, status=status)
 
 
-@login_required
+@reviewer_required
 def runs(request: HttpRequest) -> HttpResponse:
     """Every run, newest first, filtered by dataset, model, status and round; two ticked runs open the
     compare page."""
@@ -638,7 +642,7 @@ def queue_agreement(request: HttpRequest, queue_id: int) -> HttpResponse:
     return render(request, "reviews/queue_agreement.html", {"queue": queue, "agreement": summary})
 
 
-@login_required
+@reviewer_required
 def search(request: HttpRequest) -> HttpResponse:
     """Queries by dataset, subset, run and its verdict, failure mode, reviewer and text."""
     form = SearchForm(request.GET)
@@ -690,13 +694,13 @@ def _metarm_page(
     return render(request, "reviews/metarm.html", context)
 
 
-@login_required
+@reviewer_required
 def metarm_checkpoints(request: HttpRequest) -> HttpResponse:
     """The meta RM checkpoints with their validation metrics; admins train, register and activate."""
     return _metarm_page(request)
 
 
-@login_required
+@reviewer_required
 def metarm_checkpoint_row(request: HttpRequest, name: str) -> HttpResponse:
     """One checkpoint's row; it polls itself while the checkpoint is queued or training."""
     checkpoint = get_object_or_404(metarm_selectors.checkpoints_list(), name=name)

@@ -4,7 +4,6 @@ runs with Voting@k and MetaRM@k, its parent and children, its releases; admins a
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -12,7 +11,7 @@ from django.views.decorators.http import require_POST
 from reviews.errors import ApplicationError
 from reviews.forms import RoundForm, RoundRunsForm
 from reviews.models import Round
-from reviews.roles import admin_required, is_admin
+from reviews.roles import admin_required, is_admin, reviewer_required
 from reviews.selectors import rounds as round_selectors
 from reviews.services import rounds as round_services
 from reviews.views import UserHtmxHttpRequest, _form_error
@@ -36,7 +35,7 @@ def _rounds_page(request: HttpRequest, *, form: RoundForm | None = None) -> Http
     return render(request, "reviews/rounds.html", {"rounds": round_selectors.rounds_list(), "form": form})
 
 
-@login_required
+@reviewer_required
 def rounds(request: HttpRequest) -> HttpResponse:
     """Every round, latest first, with its parent, evaluated model, runs and releases."""
     return _rounds_page(request)
@@ -72,7 +71,7 @@ def _round_page(request: HttpRequest, round: Round, *, runs_form: RoundRunsForm 
     return render(request, "reviews/round_detail.html", context)
 
 
-@login_required
+@reviewer_required
 def round_detail(request: HttpRequest, number: int) -> HttpResponse:
     return _round_page(request, _round_or_404(number))
 
