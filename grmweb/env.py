@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -53,4 +54,15 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     if raw and not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
         allowed = ", ".join(f"{scheme}://" for scheme in schemes)
         raise ImproperlyConfigured(f"{name}={raw!r} must start with one of: {allowed}")
+    return raw
+
+
+_RATE = re.compile(r"[1-9][0-9]*/(second|minute|hour|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate such as 10/hour (DRF's throttle rates: per second, minute, hour or day)."""
+    raw = os.environ.get(name, default).strip()
+    if not _RATE.fullmatch(raw):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate: give N/second, N/minute, N/hour or N/day")
     return raw

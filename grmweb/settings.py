@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from grmweb.env import env_bool, env_int, env_list, env_str, env_url
+from grmweb.env import env_bool, env_int, env_list, env_rate, env_str, env_url
 from workers.backends.default_model import DEFAULT_MODEL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "grmweb.security.ContentSecurityPolicyMiddleware",  # first: every answer carries it
     "grmweb.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -194,6 +195,11 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reviews.api.errors.handle",
+    # Failures only (reviews/throttles.py): "N/period", period one of second, minute, hour, day.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_failures": env_rate("GRM_LOGIN_FAILURES", "10/hour"),
+        "token_failures": env_rate("GRM_TOKEN_FAILURES", "30/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "GRM workbench API",
@@ -256,6 +262,20 @@ if env_bool("GRM_BEHIND_PROXY", False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# grmweb/security.py: this site only; no inline script or style, no eval, no framing. `data:` images and
+# fonts: the API docs' and KaTeX's stylesheets embed some.
+GRM_CSP: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 LOGGING = {
     "version": 1,

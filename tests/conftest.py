@@ -55,6 +55,15 @@ def quick_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def failures_unthrottled(monkeypatch) -> None:
+    """Failed sign-ins and tokens are counted in the cache, which outlives a test (Redis): many tests fail
+    on purpose from one address, so here the limits are out of reach (tests/pages/test_throttling.py
+    sets its own)."""
+    rates = {"login_failures": "1000000/day", "token_failures": "1000000/day"}
+    monkeypatch.setattr("rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES", rates)
+
+
 @pytest.fixture
 def sent_tasks(monkeypatch) -> SentTasks:
     sent = SentTasks()

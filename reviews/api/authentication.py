@@ -11,6 +11,7 @@ from rest_framework.request import Request
 
 from reviews.models import ApiToken
 from reviews.services.accounts import api_token_hash
+from reviews.throttles import FailedTokenThrottle
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -20,6 +21,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() not in (b"bearer", b"token"):
             return None
+        throttle = FailedTokenThrottle()
+        wait = throttle.refused(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, detail="Too many failed tokens from this address.")
+        try:
+            return self._authenticate(header)
+        except exceptions.AuthenticationFailed:
+            throttle.failed(request)
+            raise
+
+    def _authenticate(self, header: list[bytes]) -> tuple[Any, ApiToken]:
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Authorization header: give exactly one token after Bearer.")
         try:

@@ -1,6 +1,7 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from grmweb.security import allow_inline_styles
 from reviews.api import decisions, metarm, releases, rounds, uploads, views
 
 urlpatterns = [
@@ -34,10 +35,13 @@ urlpatterns = [
     path("v1/releases/<int:pk>/", releases.ReleaseDetail.as_view(), name="api-release"),
     path("v1/releases/<int:pk>/files/<str:name>", releases.ReleaseFile.as_view(), name="api-release-file"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # GET only: its HTML renderer has no template for OPTIONS' metadata (a 500 otherwise).
+    # GET only: its HTML renderer has no template for OPTIONS' metadata (a 500 otherwise). The split view
+    # serves its start-up script as a file (`?script`): the Content-Security-Policy allows no inline script.
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema", http_method_names=["get", "head"]),
+        allow_inline_styles(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema", http_method_names=["get", "head"])
+        ),
         name="api-docs",
     ),
 ]

@@ -34,6 +34,7 @@ CHROMIUM = os.environ.get("GRM_CHROMIUM", "/usr/bin/chromium")
 # Root (CI) cannot use Chromium's sandbox; a small /dev/shm in containers crashes tabs without the second flag.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
 TIMEOUT_MS = 15_000
+CSP_REFUSAL = "Content Security Policy"
 
 PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -86,11 +87,14 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Calla
     When the test failed, each page still open is saved as a screenshot named after the test.
     """
     pages: list[Page] = []
+    refused: list[str] = []
 
     def open_page() -> Page:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
+        # The pages run under the site's Content-Security-Policy: anything it blocks fails the test.
+        page.on("console", lambda message: refused.append(message.text) if CSP_REFUSAL in message.text else None)
         pages.append(page)
         return page
 
@@ -106,6 +110,7 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Calla
                 page.screenshot(path=str(folder / f"{name}{suffix}.png"), full_page=True)
     for page in pages:
         page.context.close()
+    assert not refused, f"the Content-Security-Policy blocked: {refused}"
 
 
 @pytest.fixture
