@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "auditlog",
     "reviews",
     "workers",
 ]
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",  # the signed-in user as the actor of what a request changes
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -262,6 +264,27 @@ if env_bool("GRM_BEHIND_PROXY", False):
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# The audit trail (django-auditlog, visible to admins in /admin/auditlog/): who created, changed or deleted
+# what, when, with the previous values; kept when the object is deleted. What workers change (progress,
+# a run's status as it goes) is left out or has no actor. API calls get theirs in reviews/audit.py.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "reviews.annotation", "m2m_fields": ["failure_modes"]},
+    {"model": "reviews.adjudication"},
+    {"model": "reviews.apitoken", "include_fields": ["user", "name", "prefix", "revoked_at"]},
+    {
+        "model": "reviews.run",
+        "include_fields": ["dataset", "model_config", "k", "status", "rft_round", "k_meta", "meta_checkpoint"],
+    },
+    {"model": "reviews.reviewqueue", "exclude_fields": ["item_count", "completed_count"]},
+    {"model": "reviews.release", "include_fields": ["name", "version", "kind", "rft_round", "filters", "status"]},
+    {"model": "reviews.round"},
+    {
+        "model": "auth.user",
+        "include_fields": ["username", "is_active", "is_staff", "is_superuser", "groups"],
+        "m2m_fields": ["groups"],
+    },
+)
+
 # grmweb/security.py: this site only; no inline script or style, no eval, no framing. `data:` images and
 # fonts: the API docs' and KaTeX's stylesheets embed some.
 GRM_CSP: dict[str, list[str]] = {

@@ -9,7 +9,6 @@ from typing import Any
 
 from rest_framework.throttling import SimpleRateThrottle
 
-
 _NO_VIEW: Any = None  # counted outside a DRF view: the sign-in page, the token authentication
 
 

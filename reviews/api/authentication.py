@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from reviews import audit
 from reviews.models import ApiToken
 from reviews.services.accounts import api_token_hash
 from reviews.throttles import FailedTokenThrottle
@@ -26,10 +27,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if wait is not None:
             raise exceptions.Throttled(wait, detail="Too many failed tokens from this address.")
         try:
-            return self._authenticate(header)
+            user, token = self._authenticate(header)
         except exceptions.AuthenticationFailed:
             throttle.failed(request)
             raise
+        audit.act_as(user)
+        return user, token
 
     def _authenticate(self, header: list[bytes]) -> tuple[Any, ApiToken]:
         if len(header) != 2:

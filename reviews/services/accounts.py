@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from reviews import audit
 from reviews.models import ApiToken
 from reviews.roles import ADMIN
 
@@ -63,4 +64,6 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def api_token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(id=token.id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    now = timezone.now()
+    if ApiToken.objects.filter(id=token.id, revoked_at__isnull=True).update(revoked_at=now):
+        audit.record_update(token, revoked_at=(None, now))

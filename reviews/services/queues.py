@@ -19,7 +19,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Abs, Coalesce
 from django.utils import timezone
 
-from reviews import rendering
+from reviews import audit, rendering
 from reviews.errors import AnnotationInvalid, QueueInvalid
 from reviews.models import (
     Annotation,
@@ -347,7 +347,8 @@ def queue_undo(*, queue: ReviewQueue, reviewer: User) -> Undone | None:
 
 def queue_active_set(*, queue: ReviewQueue, active: bool) -> ReviewQueue:
     """Show the queue to its reviewers, or hide it (its items and annotations stay)."""
-    ReviewQueue.objects.filter(pk=queue.pk).update(active=active)
+    if ReviewQueue.objects.filter(pk=queue.pk).exclude(active=active).update(active=active):
+        audit.record_update(queue, active=(not active, active))
     queue.active = active
     return queue
 
@@ -356,7 +357,8 @@ def queue_guidelines_set(*, queue: ReviewQueue, guidelines: str) -> ReviewQueue:
     """Change what the queue's reviewers read beside each item (Markdown, rendered sanitized)."""
     if len(guidelines) > GUIDELINES_MAX_CHARS:
         raise QueueInvalid(f"guidelines are at most {GUIDELINES_MAX_CHARS:,} characters", field="guidelines")
-    ReviewQueue.objects.filter(pk=queue.pk).update(guidelines=guidelines)
+    if ReviewQueue.objects.filter(pk=queue.pk).exclude(guidelines=guidelines).update(guidelines=guidelines):
+        audit.record_update(queue, guidelines=(queue.guidelines, guidelines))
     queue.guidelines = guidelines
     rendering.prerender([rendering.markdown(guidelines)])
     return queue

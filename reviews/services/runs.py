@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from reviews import enqueue, rendering
+from reviews import audit, enqueue, rendering
 from reviews.errors import Conflict, RunInvalid
 from reviews.models import (
     Dataset,
@@ -346,6 +346,7 @@ def run_cancel(*, run: Run) -> bool:
         status=Run.Status.CANCELLED, finished_at=timezone.now(), phase=""
     )
     if cancelled:
+        audit.record_update(run, status=(run.status, Run.Status.CANCELLED))
         run_meta_after_sampling(run_id=run.id, status=Run.Status.CANCELLED)
     return bool(cancelled)
 

@@ -257,8 +257,10 @@ def test_a_label_queue_offers_label_choices_not_the_grm_failure_modes(reviewer_p
 # holds it; the annotation (the item, the assignment and the sample locked, the reviewer's earlier
 # annotation, the insert, its failure modes, the sample's decision, the counts); the next reservation
 # (the reviewer's held item, the candidate, the re-count, the upsert); the card (responses, samples,
-# verdict, the reviewer's annotation, the failure modes, the texts' HTML, the progress).
-NEXT_ITEM_STATEMENTS = 25
+# verdict, the reviewer's annotation, the failure modes, the texts' HTML, the progress). The audit trail
+# (issue 14) adds 4: the annotation's log entry, its failure modes' entry and the modes read for it, and
+# the content type the first time a process logs an annotation.
+NEXT_ITEM_STATEMENTS = 29
 QUERY_PAGE_STATEMENTS = 9
 
 
