@@ -66,8 +66,13 @@ def test_serve_runs_web_and_workers_and_stops_them_all_on_ctrl_c(tmp_path):
         assert f"open http://127.0.0.1:{port}/ and log in as 'admin' with GRM_ADMIN_PASSWORD" in console[-1]
         assert len(console) <= 12, console  # the workers' banners and the model's warnings are in their logs
         pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", log.read_text())]
-        assert len(pids) == 3
-        assert {path.name for path in (data_dir / "logs").iterdir()} == {"web.log", "worker-cpu.log", "worker-gpu.log"}
+        assert len(pids) == 4  # web, two workers, beat
+        assert {path.name for path in (data_dir / "logs").iterdir()} == {
+            "web.log",
+            "worker-cpu.log",
+            "worker-gpu.log",
+            "beat.log",
+        }
 
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))

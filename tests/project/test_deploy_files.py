@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.core.management import get_commands
 
-from reviews.management.commands.grm_serve import WORKERS
+from reviews.management.commands.grm_serve import BEAT, GUNICORN_CONFIG, WORKERS
 from tests.conftest import ROOT
 
 
@@ -22,7 +22,7 @@ def as_text(command) -> str:
 
 def test_compose_has_the_full_stack_with_health_checks_and_restart_policies(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker-cpu", "worker-gpu", "flower"}
+    assert set(services) == {"postgres", "redis", "web", "worker-cpu", "beat", "worker-gpu", "flower"}
     for name, service in services.items():
         assert "healthcheck" in service, name
         assert service.get("restart") == "unless-stopped", name
@@ -30,7 +30,7 @@ def test_compose_has_the_full_stack_with_health_checks_and_restart_policies(comp
 
 
 def test_app_services_use_postgres_and_redis_and_wait_for_them(compose):
-    for name in ("web", "worker-cpu", "worker-gpu"):
+    for name in ("web", "worker-cpu", "beat", "worker-gpu"):
         service = compose["services"][name]
         assert service["environment"]["DATABASE_URL"].startswith("postgres://")
         assert service["environment"]["REDIS_URL"].startswith("redis://redis:6379")
@@ -41,7 +41,8 @@ def test_app_services_use_postgres_and_redis_and_wait_for_them(compose):
 def test_web_runs_setup_then_gunicorn_on_the_wsgi_app(compose):
     command = as_text(compose["services"]["web"]["command"])
     assert "python manage.py grm_setup" in command
-    assert "gunicorn grmweb.wsgi" in command
+    assert f"gunicorn -c {GUNICORN_CONFIG} grmweb.wsgi" in command  # the configuration make run uses
+    assert (ROOT / GUNICORN_CONFIG).exists()
     assert "grm_setup" in get_commands()
     assert (ROOT / "grmweb" / "wsgi.py").exists()
     assert "/healthz" in as_text(compose["services"]["web"]["healthcheck"]["test"])
@@ -62,7 +63,14 @@ def test_workers_consume_the_same_queues_with_the_same_pools_as_make_run(compose
 
     for flag in ("-Q", "--pool", "-n"):
         assert option(command, flag) == option(WORKERS[name], flag), flag
-    assert ("--beat" in command) == ("--beat" in WORKERS[name])
+    assert "--beat" not in command  # the scheduler is a service of its own
+    assert "--beat" not in WORKERS[name]
+
+
+def test_the_scheduler_is_one_service_of_its_own_as_in_make_run(compose):
+    service = compose["services"]["beat"]
+    assert service["command"] == BEAT[1:]
+    assert service["deploy"]["replicas"] == 1
 
 
 def test_gpu_worker_reserves_an_nvidia_gpu_and_uses_the_vllm_image(compose):

@@ -35,9 +35,12 @@ from reviews.management.commands.grm_setup import Prepared, prepare
 STOP_GRACE_SECONDS = 15
 # The same queues and pools as docker-compose's worker-cpu and worker-gpu (a test holds them equal).
 WORKERS = {
-    "worker-cpu": ["-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", "cpu@%h", "--beat"],
+    "worker-cpu": ["-Q", "cpu", "--pool=threads", "--concurrency=2", "-n", "cpu@%h"],
     "worker-gpu": ["-Q", "gpu", "--pool=solo", "-n", "gpu@%h"],
 }
+# The periodic tasks (the run watchdog) from one scheduler process of their own, as in docker-compose.
+BEAT = ["-m", "celery", "-A", "grmweb", "beat", "--loglevel=INFO"]
+GUNICORN_CONFIG = "grmweb/gunicorn.conf.py"
 _PR_SET_PDEATHSIG = 1
 LOG_TAIL_LINES = 20
 
@@ -113,11 +116,15 @@ class Command(BaseCommand):
             [*manage, "runserver", "--noreload", f"{host}:{port}"]
             if debug
             else [
-                sys.executable, "-m", "gunicorn", "grmweb.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
-                "--worker-class", "gthread", "--threads", "4", "--timeout", "120",
+                sys.executable, "-m", "gunicorn", "-c", str(settings.BASE_DIR / GUNICORN_CONFIG), "grmweb.wsgi",
+                "--bind", f"{host}:{port}",
             ]
         )  # fmt: skip
-        commands = {"web": web, **{name: [*celery, *args] for name, args in WORKERS.items()}}
+        commands = {
+            "web": web,
+            **{name: [*celery, *args] for name, args in WORKERS.items()},
+            "beat": [sys.executable, *BEAT],
+        }
         logs = Path(settings.DATA_DIR) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         children: dict[str, subprocess.Popen[bytes]] = {}
