@@ -241,6 +241,8 @@ GRM_MODEL = env_str("GRM_MODEL", DEFAULT_MODEL)
 GRM_BUILTIN_MODEL = DEFAULT_MODEL  # the small model shipped on PyPI: its runs force scores by default
 # A run with no progress for this long is re-enqueued when a worker starts (its worker died).
 GRM_RUN_STALL_SECONDS = env_int("GRM_RUN_STALL_SECONDS", 300, minimum=0)
+# How often each worker says it is alive (/healthz reports the age of each one's last word).
+GRM_WORKER_HEARTBEAT_SECONDS = env_int("GRM_WORKER_HEARTBEAT_SECONDS", 30, minimum=1)
 
 # --- Meta RM: trained checkpoints, and under cache/ the plain backbone copies and cached features they
 # start from (shared by the gpu workers).

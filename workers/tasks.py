@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from celery import Task, shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import connection
 
@@ -32,6 +32,7 @@ from reviews.services import metarm as metarm_services
 from reviews.services import releases as release_services
 from reviews.services import runs as run_services
 from reviews.services import uploads as upload_services
+from reviews.services import workers as worker_services
 from workers import runtime
 from workers.backends.base import Backend, PermanentBackendError, TransientBackendError
 from workers.engine import derived_seed, fit_window, judge, verdict_correct
@@ -327,3 +328,42 @@ def resume_stalled_runs(**kwargs: Any) -> None:
     stalled_for = timedelta(seconds=settings.GRM_RUN_STALL_SECONDS)
     run_services.runs_resume_stalled(stalled_for=stalled_for)
     metarm_services.checkpoints_resume_stalled(stalled_for=stalled_for)
+
+
+_worker_heartbeat: dict[str, Any] = {}
+
+
+@worker_ready.connect
+def start_worker_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    """Say every GRM_WORKER_HEARTBEAT_SECONDS that this worker is alive (`/healthz` lists the workers)."""
+    name = str(getattr(sender, "hostname", "") or socket.gethostname())
+    try:
+        queues = ",".join(sorted(queue.name for queue in sender.task_consumer.queues))
+    except AttributeError:
+        queues = ""
+
+    def beat() -> None:
+        try:
+            worker_services.worker_heartbeat(name=name, queues=queues, pid=os.getpid())
+        except Exception:  # the database is away for a moment: the next beat tries again
+            logger.warning("worker heartbeat not stored", exc_info=True)
+            connection.close()
+
+    beat()
+    heartbeat = runtime.Heartbeat(
+        beat, interval=settings.GRM_WORKER_HEARTBEAT_SECONDS, done=connection.close, name="grm-worker-heartbeat"
+    )
+    heartbeat.__enter__()
+    _worker_heartbeat.update(name=name, thread=heartbeat)
+
+
+@worker_shutdown.connect
+def stop_worker_heartbeat(**kwargs: Any) -> None:
+    heartbeat = _worker_heartbeat.pop("thread", None)
+    if heartbeat is None:
+        return
+    heartbeat.__exit__(None, None, None)
+    try:
+        worker_services.worker_stopped(name=_worker_heartbeat["name"])
+    except Exception:
+        logger.warning("worker heartbeat not removed", exc_info=True)

@@ -14,6 +14,7 @@ from reviews.models.releases import Release
 from reviews.models.rendered import RenderedText
 from reviews.models.runs import ModelConfig, PromptTemplate, Round, Run, Sample, Verdict
 from reviews.models.uploads import Upload, UploadError
+from reviews.models.workers import WorkerHeartbeat
 
 __all__ = [
     "Adjudication",
@@ -37,4 +38,5 @@ __all__ = [
     "Upload",
     "UploadError",
     "Verdict",
+    "WorkerHeartbeat",
 ]
