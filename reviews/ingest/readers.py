@@ -136,9 +136,11 @@ def _read_lines(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, dict[str,
 
 
 def _describe_json_error(exc: json.JSONDecodeError, text: str) -> str:
+    # json's messages may end in "at" ("Unterminated string starting at"): name the column once.
+    where = f"{exc.msg.lower().removesuffix(' at')} at column {exc.colno}"
     if exc.pos >= len(text.rstrip()) - 1 or "Unterminated" in exc.msg:
-        return f"truncated JSON ({exc.msg.lower()} at column {exc.colno})"
-    return f"invalid JSON ({exc.msg.lower()} at column {exc.colno})"
+        return f"truncated JSON ({where})"
+    return f"invalid JSON ({where})"
 
 
 class _ArrayBuffer:

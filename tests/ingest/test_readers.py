@@ -128,3 +128,10 @@ def test_lines_longer_than_the_item_cap_are_refused_and_reading_goes_on(monkeypa
     assert out[0][0] == 1
     assert "longer than 200 bytes" in out[0][1].message
     assert out[1] == (2, {"b": 2})
+
+
+def test_a_truncated_string_names_its_column_once():
+    _, (line, error) = read_records(io.BytesIO(b'{"a": 1}\n{"id": "broken", "prompt": "no closing\n'))
+    assert line == 2
+    assert isinstance(error, RecordError)
+    assert error.message == "truncated JSON (unterminated string starting at column 28)"
