@@ -20,11 +20,12 @@ from django.test.utils import setup_test_environment
 setup_test_environment()
 call_command("migrate", verbosity=0)
 import grmweb.urls, grmweb.wsgi, reviews.admin, workers.tasks  # noqa: F401
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from reviews.services.datasets import demo_load
 demo_load()
-User.objects.create_user("light", password="pw-light-123")
+user = User.objects.create_user("light", password="pw-light-123")
+user.groups.add(Group.objects.get(name="reviewer"))  # without a role the home page shows no data
 client = Client()
 client.login(username="light", password="pw-light-123")
 response = client.get("/")
