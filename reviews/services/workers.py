@@ -10,10 +10,9 @@ from reviews.models import WorkerHeartbeat
 def worker_heartbeat(*, name: str, queues: str, pid: int) -> None:
     """Say that worker `name` is alive now (the first beat records when it started)."""
     now = timezone.now()
+    alive = {"queues": queues[:200], "pid": pid, "seen_at": now}
     WorkerHeartbeat.objects.update_or_create(
-        name=name[:200],
-        defaults={"queues": queues[:200], "pid": pid, "seen_at": now},
-        create_defaults={"queues": queues[:200], "pid": pid, "seen_at": now, "started_at": now},
+        name=name[:200], defaults=alive, create_defaults={**alive, "started_at": now}
     )
 
 

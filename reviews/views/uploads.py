@@ -20,6 +20,7 @@ from reviews.models import Upload
 from reviews.roles import admin_required, reviewer_required
 from reviews.selectors import uploads as upload_selectors
 from reviews.services import uploads as upload_services
+from reviews.views import HtmxHttpRequest
 
 ERRORS_PER_PAGE = 50
 UPLOADS_PER_PAGE = 50
@@ -33,7 +34,7 @@ def _too_large(request: HttpRequest) -> str | None:
 
 
 @admin_required
-def upload_new(request: HttpRequest) -> HttpResponse:
+def upload_new(request: HtmxHttpRequest) -> HttpResponse:
     """The upload form. Sent with htmx (the page's script: a bar while the file goes up), it answers
     with a redirect to the upload's page, or its errors in the form's error box; without script, the
     whole page."""
@@ -60,7 +61,7 @@ def upload_new(request: HttpRequest) -> HttpResponse:
             form.add_error("file", exc.message)
         else:
             url = reverse("upload-detail", args=[upload.pk])
-            if getattr(request, "htmx", False):
+            if request.htmx:
                 return HttpResponseClientRedirect(url)
             return redirect(url)
     return _form_answer(request, form, status=400 if form.errors else 200)
@@ -71,8 +72,8 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
     return {"target": "existing", "dataset": name} if name else {}
 
 
-def _form_answer(request: HttpRequest, form: UploadForm, *, status: int, refused: str = "") -> HttpResponse:
-    if getattr(request, "htmx", False) and request.method == "POST":
+def _form_answer(request: HtmxHttpRequest, form: UploadForm, *, status: int, refused: str = "") -> HttpResponse:
+    if request.htmx and request.method == "POST":
         # The form stays as it is (the chosen file too); only its error box changes.
         response = render(request, "reviews/_upload_errors.html", {"form": form, "refused": refused}, status=status)
         return retarget(response, "#upload-errors")
