@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from grmweb.env import env_bool, env_int, env_list, env_rate, env_str, env_url
+from grmweb.env import env_bool, env_choice, env_int, env_list, env_rate, env_str, env_url
 from workers.backends.default_model import DEFAULT_MODEL
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "grmweb.security.ContentSecurityPolicyMiddleware",  # first: every answer carries it
     "grmweb.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "grmweb.logcontext.RequestIdMiddleware",  # X-Request-ID; the request's ids on its log lines
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -302,11 +303,29 @@ GRM_CSP: dict[str, list[str]] = {
     "frame-ancestors": ["'none'"],
 }
 
+# One JSON object per line (python-json-logger: time in UTC ISO 8601, level, logger, message, process,
+# exc_info, and the request, task, run, upload, release or checkpoint ids of grmweb/logcontext.py), or
+# GRM_LOG_FORMAT=plain for a person reading a terminal (`make run`'s logs).
+GRM_LOG_FORMAT = env_choice("GRM_LOG_FORMAT", ("json", "plain"), "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "grmweb.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {
+            "class": "grmweb.logcontext.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(process)d",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": GRM_LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("GRM_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

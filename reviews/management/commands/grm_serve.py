@@ -4,7 +4,8 @@ As a user runs it (`make run`): debug off, so visitors get the project's own 404
 files collected and served by whitenoise, gunicorn as the web server, plain HTTP on the chosen host, a
 secret key generated once into the data folder. `GRM_DEBUG=1` serves with Django's development server
 and debug pages instead. The console stays quiet: each process writes to its own log under
-`$GRM_DATA_DIR/logs/`, and the last line says where to open the app and how to log in.
+`$GRM_DATA_DIR/logs/` (plain lines, not production's JSON, unless GRM_LOG_FORMAT says), and the last
+line says where to open the app and how to log in.
 
 Children run in their own sessions so this command alone decides how they stop: on Ctrl-C or
 SIGTERM it asks each to stop (SIGTERM to its process group), waits, then kills what is left. If this
@@ -48,6 +49,8 @@ LOG_TAIL_LINES = 20
 def served_env(host: str) -> tuple[dict[str, str], bool]:
     """The children's environment, and whether they run in debug mode (only when GRM_DEBUG says so)."""
     env = dict(os.environ)
+    # The logs under $GRM_DATA_DIR/logs/ are read by a person on this machine: plain lines unless asked.
+    env.setdefault("GRM_LOG_FORMAT", "plain")
     if env_bool("GRM_DEBUG", False):
         return env, True
     env["GRM_DEBUG"] = "0"
