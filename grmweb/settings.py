@@ -145,7 +145,13 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The watchdog re-enqueues stalled runs; beat runs inside the CPU worker (`celery worker -B`).
-CELERY_BEAT_SCHEDULE = {"runs-watchdog": {"task": "workers.tasks.runs_watchdog", "schedule": 60.0}}
+# The watchdog (celery beat): re-sends lost or stalled work, removes orphaned upload files.
+CELERY_BEAT_SCHEDULE = {
+    "runs-watchdog": {
+        "task": "workers.tasks.runs_watchdog",
+        "schedule": float(env_int("GRM_WATCHDOG_SECONDS", 60, minimum=1)),
+    }
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- Auth

@@ -63,5 +63,14 @@ class UploadTooLarge(UploadRefused, TooLarge):
     """An upload's body is over GRM_UPLOAD_MAX_BYTES."""
 
 
+class StorageUnavailable(ApplicationError):
+    """The server cannot write what it was sent (a folder it may not write, a broken disk); nothing was
+    stored, and the same request can be sent again once an admin has fixed the folder."""
+
+
+class StorageFull(StorageUnavailable):
+    """No space is left where the server stores it (a full disk, a quota, a file-size limit)."""
+
+
 class MetaRmInvalid(InvalidInput):
     """A meta RM cannot be trained, registered or used as asked; the message names the input."""

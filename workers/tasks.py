@@ -17,14 +17,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from celery import Task, shared_task
 from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
-from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Run
+from reviews.models import Dataset, MetaRmCheckpoint, ModelConfig, Run, RunEvent
 from reviews.selectors import metarm as metarm_selectors
 from reviews.selectors import runs as run_selectors
 from reviews.services import configs as config_services
@@ -33,6 +33,7 @@ from reviews.services import releases as release_services
 from reviews.services import runs as run_services
 from reviews.services import uploads as upload_services
 from reviews.services import workers as worker_services
+from reviews.services.run_events import run_event_record
 from workers import runtime
 from workers.backends.base import Backend, PermanentBackendError, TransientBackendError
 from workers.engine import derived_seed, fit_window, judge, verdict_correct
@@ -75,24 +76,65 @@ def run_start(run_id: int) -> int:
 
 @shared_task(name="workers.tasks.gpu_sample_batch", bind=True, max_retries=MAX_RETRIES)
 def gpu_sample_batch(self: Task[Any, Any], run_id: int, query_ids: list[int]) -> int:
-    """Judge one batch. Transient backend errors retry with backoff; others fail this batch only."""
-    run = Run.objects.select_related("model_config").filter(id=run_id).first()
-    if run is None or not run.is_active:
-        return 0
+    """Judge one batch. Transient backend errors and a lost database connection retry with backoff
+    (what was stored stays stored: the next delivery judges only the rest); others fail this batch
+    only. Each retry and failure goes to the run's error log."""
+    attempt = self.request.retries
+    where = _Delivery(attempt=attempt, task_id=self.request.id or "", worker=self.request.hostname or "")
     try:
+        run = Run.objects.select_related("model_config").filter(id=run_id).first()
+        if run is None or not run.is_active:
+            return 0
+        model_config = run.model_config
         with _heartbeat(lambda: run_services.run_heartbeat(run_id=run_id), f"heartbeat-run-{run_id}"):
-            return judge_batch(run_id=run_id, query_ids=query_ids, load_backend=lambda: _backend_of(run.model_config))
+            return judge_batch(run_id=run_id, query_ids=query_ids, load_backend=lambda: _backend_of(model_config))
     except TransientBackendError as exc:
-        if self.request.retries < MAX_RETRIES:
-            raise self.retry(exc=exc, countdown=5 * 2**self.request.retries) from exc
+        if attempt < MAX_RETRIES:
+            raise _retry(self, run_id, query_ids, exc, str(exc), countdown=5 * 2**attempt, where=where) from exc
         message = f"{exc} (gave up after {MAX_RETRIES} retries)"
+    except (OperationalError, InterfaceError) as exc:  # the database dropped this worker's connection
+        if not connection.in_atomic_block:  # (tests run tasks inside a transaction)
+            connection.close()  # the next statement opens a new one
+        if attempt < MAX_RETRIES:
+            cause = f"the database connection was lost ({_first_line(exc)})"
+            raise _retry(self, run_id, query_ids, exc, cause, countdown=2**attempt, where=where) from exc
+        message = f"the database connection was lost {MAX_RETRIES + 1} times: {_first_line(exc)}"
     except PermanentBackendError as exc:
         message = str(exc)
     except Exception as exc:  # anything else (out of memory, a bad parameter): record it, never lose the batch
         logger.exception("run %s: batch failed", run_id)
         message = f"{type(exc).__name__}: {exc}"
-    run_services.run_batch_failed(run_id=run_id, query_ids=query_ids, message=message)
+    run_services.run_batch_failed(run_id=run_id, query_ids=query_ids, message=message, **where)
     return 0
+
+
+class _Delivery(TypedDict):
+    """Which delivery of a task this is, as the run's error log records it."""
+
+    attempt: int
+    task_id: str
+    worker: str
+
+
+def _retry(
+    task: Task[Any, Any],
+    run_id: int,
+    query_ids: list[int],
+    exc: Exception,
+    cause: str,
+    *,
+    countdown: int,
+    where: _Delivery,
+) -> Any:
+    """Log the retry on the run's page and hand Celery the exception that sends the batch again."""
+    logger.warning("run %s: batch of %d tried again in %d s: %s", run_id, len(query_ids), countdown, cause)
+    message = f"{cause}; tried again in {countdown} s (retry {where['attempt'] + 1} of {MAX_RETRIES})"
+    run_event_record(run_id=run_id, kind=RunEvent.Kind.BATCH_RETRIED, message=message, queries=len(query_ids), **where)
+    return task.retry(exc=exc, countdown=countdown)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def judge_batch(*, run_id: int, query_ids: list[int], load_backend: Callable[[], Backend]) -> int:
@@ -288,9 +330,21 @@ def score_samples(*, run_id: int, checkpoint_id: int, sample_ids: list[int], sco
 
 def _heartbeat(beat: Callable[[], None], name: str) -> runtime.Heartbeat:
     """A heartbeat thread while long work runs (a batch generating, a model loading, a training step),
-    beating well inside the stall timeout; it closes its own database connection when it stops."""
+    beating well inside the stall timeout; it closes its own database connection when it stops. A beat
+    the database refused (its connection was dropped) is logged, and the next beat reconnects."""
+
+    def beat_or_reconnect() -> None:
+        try:
+            beat()
+        except DatabaseError:
+            logger.warning("%s: a heartbeat was not stored; the next one reconnects", name, exc_info=True)
+            connection.close()
+
     return runtime.Heartbeat(
-        beat, interval=max(1.0, settings.GRM_RUN_STALL_SECONDS / 10), done=lambda: connection.close(), name=name
+        beat_or_reconnect,
+        interval=max(1.0, settings.GRM_RUN_STALL_SECONDS / 10),
+        done=lambda: connection.close(),
+        name=name,
     )
 
 
@@ -314,8 +368,9 @@ def _meta_verdicts(run: Run) -> Iterator[tuple[int, list[int], int | None, bool 
 @shared_task(name="workers.tasks.runs_watchdog")
 def runs_watchdog() -> list[int]:
     """Periodic (celery beat): re-enqueue runs and uploads whose tasks died with a worker or were lost
-    by the broker."""
+    by the broker, and remove the upload files a killed web process left behind."""
     upload_services.uploads_resume_stalled()
+    upload_services.uploads_sweep_orphans()
     stalled_for = timedelta(seconds=settings.GRM_RUN_STALL_SECONDS)
     metarm_services.checkpoints_resume_stalled(stalled_for=stalled_for)
     release_services.releases_resume_stalled(stalled_for=stalled_for)
@@ -351,7 +406,10 @@ def start_worker_heartbeat(sender: Any = None, **kwargs: Any) -> None:
 
     beat()
     heartbeat = runtime.Heartbeat(
-        beat, interval=settings.GRM_WORKER_HEARTBEAT_SECONDS, done=connection.close, name="grm-worker-heartbeat"
+        beat,
+        interval=settings.GRM_WORKER_HEARTBEAT_SECONDS,
+        done=lambda: connection.close(),
+        name="grm-worker-heartbeat",
     )
     heartbeat.__enter__()
     _worker_heartbeat.update(name=name, thread=heartbeat)

@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from reviews.errors import ApplicationError, Conflict, TooLarge
+from reviews.errors import ApplicationError, Conflict, StorageFull, StorageUnavailable, TooLarge
 
 
 def status_for(error: ApplicationError) -> int:
@@ -18,6 +18,10 @@ def status_for(error: ApplicationError) -> int:
         return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     if isinstance(error, Conflict):
         return status.HTTP_409_CONFLICT
+    if isinstance(error, StorageFull):
+        return status.HTTP_507_INSUFFICIENT_STORAGE
+    if isinstance(error, StorageUnavailable):
+        return status.HTTP_503_SERVICE_UNAVAILABLE
     return status.HTTP_400_BAD_REQUEST
 
 

@@ -102,6 +102,8 @@ class UploadList(FilteredList):
             202: UploadDetailOut,
             400: OpenApiResponse(description="A bad parameter, an empty body, or a body cut short."),
             413: OpenApiResponse(description="Over GRM_UPLOAD_MAX_BYTES."),
+            503: OpenApiResponse(description="The upload folder cannot be written; nothing was stored."),
+            507: OpenApiResponse(description="The upload folder is full; nothing was stored."),
         },
     )
     def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
@@ -114,7 +116,7 @@ class UploadList(FilteredList):
         params.is_valid(raise_exception=True)
         values = params.validated_data
         django_request = request._request  # the Django request: its body is read here, streamed, not by DRF
-        received, filename = self._receive(django_request)  # UploadRefused: 400, UploadTooLarge: 413
+        received, filename = self._receive(django_request)  # UploadRefused: 400, UploadTooLarge: 413, StorageFull: 507
         upload = upload_services.upload_create(
             received=received,
             dataset_name=values["dataset"],
@@ -137,6 +139,8 @@ class UploadList(FilteredList):
                 raise UploadTooLarge(upload_services.too_large_message(content_length))
             try:
                 file = django_request.FILES.get("file")
+            except OSError as exc:  # the parser could not write the file to disk: the server's fault
+                raise upload_services.storage_error(exc) from exc
             except Exception as exc:  # a malformed or cut-short multipart body
                 raise UploadRefused(f"the multipart body could not be read: {exc}") from None
             if file is None:

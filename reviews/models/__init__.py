@@ -12,7 +12,7 @@ from reviews.models.metarm import MetaRmCheckpoint
 from reviews.models.queues import Assignment, QueueItem, ReviewQueue
 from reviews.models.releases import Release
 from reviews.models.rendered import RenderedText
-from reviews.models.runs import ModelConfig, PromptTemplate, Round, Run, Sample, Verdict
+from reviews.models.runs import ModelConfig, PromptTemplate, Round, Run, RunEvent, Sample, Verdict
 from reviews.models.uploads import Upload, UploadError
 from reviews.models.workers import WorkerHeartbeat
 
@@ -34,6 +34,7 @@ __all__ = [
     "ReviewQueue",
     "Round",
     "Run",
+    "RunEvent",
     "Sample",
     "Upload",
     "UploadError",

@@ -330,3 +330,31 @@ class Verdict(models.Model):
 
     def __str__(self) -> str:
         return f"Verdict on query {self.query_id} in run {self.run_id}"
+
+
+class RunEvent(models.Model):
+    """One line of a run's error log, shown on its page: a batch that failed for good or was tried
+    again, a run resumed after it stalled, a meta scoring that failed. `Run.error_message` keeps the
+    short summary; this keeps each occurrence, when, where and on which attempt."""
+
+    class Kind(models.TextChoices):
+        BATCH_FAILED = "batch_failed", "batch failed"
+        BATCH_RETRIED = "batch_retried", "batch tried again"
+        RESUMED = "resumed", "resumed after a stall"
+        META_FAILED = "meta_failed", "meta scoring failed"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.TextField()
+    queries = models.PositiveIntegerField(default=0, help_text="Queries in the batch concerned.")
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="Deliveries of the task before this one.")
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["run_id", "-created_at", "-id"]
+        indexes = [models.Index(fields=["run", "-created_at"], name="runevent_run_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} in run {self.run_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"

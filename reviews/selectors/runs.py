@@ -12,7 +12,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Length
 
 from reviews.errors import RunInvalid
-from reviews.models import Dataset, Query, Response, Run, Sample, Verdict
+from reviews.models import Dataset, Query, Response, Run, RunEvent, Sample, Verdict
 from reviews.selectors.datasets import subset_condition
 from workers.grm.results import QueryInput, Settings
 
@@ -312,6 +312,21 @@ def run_skipped(*, run: Run, limit: int = 100) -> list[SkippedQuery]:
         for query_id in ids
         if query_id in queries
     ]
+
+
+@dataclass(frozen=True)
+class RunErrorLog:
+    """The newest entries of a run's error log, and how many there are in all."""
+
+    events: list[RunEvent]
+    total: int
+
+
+def run_error_log(*, run: Run, limit: int = 50) -> RunErrorLog:
+    """The run's error log, newest first: the first `limit` entries (the API lists them all)."""
+    events = list(RunEvent.objects.filter(run=run).order_by("-created_at", "-id")[:limit])
+    total = len(events) if len(events) < limit else RunEvent.objects.filter(run=run).count()
+    return RunErrorLog(events, total)
 
 
 def run_verdict_counts(*, run: Run) -> dict[str, int]:

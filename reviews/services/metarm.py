@@ -20,8 +20,9 @@ from django.utils.text import slugify
 from reviews import enqueue
 from reviews.errors import Conflict, MetaRmInvalid
 from reviews.locks import lock_for_transaction
-from reviews.models import MetaRmCheckpoint, Release, Run, Sample, Verdict
+from reviews.models import MetaRmCheckpoint, Release, Run, RunEvent, Sample, Verdict
 from reviews.selectors.metarm import training_label_counts
+from reviews.services.run_events import run_event_record
 
 # Fewer labelled judgments than this cannot be split into a training and a validation side.
 MIN_TRAINING_EXAMPLES = 8
@@ -313,6 +314,7 @@ def run_meta_finish(*, run_id: int) -> None:
 
 def run_meta_fail(*, run_id: int, message: str) -> None:
     """Record that scoring failed (only while scoring: a delivery that failed late cannot undo a success)."""
-    Run.objects.filter(id=run_id, meta_status=Run.MetaStatus.SCORING).update(
+    if Run.objects.filter(id=run_id, meta_status=Run.MetaStatus.SCORING).update(
         meta_status=Run.MetaStatus.FAILED, meta_error=message[-10_000:]
-    )
+    ):
+        run_event_record(run_id=run_id, kind=RunEvent.Kind.META_FAILED, message=message)

@@ -29,12 +29,14 @@ from reviews.models import (
     Query,
     Round,
     Run,
+    RunEvent,
     Sample,
     Verdict,
 )
 from reviews.selectors.runs import hinted_candidates, run_queries, run_query_filter
 from reviews.services.configs import defaults_ensure
 from reviews.services.metarm import run_meta_after_sampling
+from reviews.services.run_events import run_event_record
 from workers.grm.results import QueryResult, SampleResult
 from workers.grm.rft import FinalDecision, Reason, final_decision, rule_reasons
 
@@ -260,8 +262,11 @@ def _rft_outcomes(result: QueryResult) -> list[tuple[SampleResult, Reason, Final
     return [(sample, rule, final_decision(rule)) for sample, rule in zip(result.samples, rules, strict=True)]
 
 
-def run_batch_failed(*, run_id: int, query_ids: Sequence[int], message: str) -> None:
-    """Record that a batch failed for good: its queries are skipped, the message is shown, the run goes on."""
+def run_batch_failed(
+    *, run_id: int, query_ids: Sequence[int], message: str, attempt: int = 0, task_id: str = "", worker: str = ""
+) -> None:
+    """Record that a batch failed for good: its queries are skipped, the message is shown and logged
+    on the run's page, the run goes on."""
     with transaction.atomic():
         run = Run.objects.select_for_update().get(id=run_id)
         # A query judged by another delivery of this batch is done, not failed.
@@ -271,6 +276,15 @@ def run_batch_failed(*, run_id: int, query_ids: Sequence[int], message: str) -> 
         if line not in run.error_message:
             run.error_message = (run.error_message + "\n" + line).strip()[-10_000:]
         run.save(update_fields=["failed_query_ids", "error_message", "updated_at"])
+    run_event_record(
+        run_id=run_id,
+        kind=RunEvent.Kind.BATCH_FAILED,
+        message=message,
+        queries=len(query_ids),
+        attempt=attempt,
+        task_id=task_id,
+        worker=worker,
+    )
     logger.warning("run %s: batch of %d failed: %s", run_id, len(query_ids), message)
     run_refresh_progress(run_id=run_id)
 
@@ -369,6 +383,13 @@ def runs_resume_stalled(*, stalled_for: timedelta) -> list[int]:
             if Run.objects.filter(id=run_id, updated_at=updated_at).update(updated_at=timezone.now()):
                 with transaction.atomic():
                     enqueue.on_commit(task, run_id)
+                    what = "sampling" if task == enqueue.RUN_START else "meta scoring"
+                    run_event_record(
+                        run_id=run_id,
+                        kind=RunEvent.Kind.RESUMED,
+                        message=f"{what} made no progress for {stalled_for.total_seconds():.0f} s (its worker or "
+                        "its tasks were lost): what is not stored yet is queued again",
+                    )
                 resumed.append(run_id)
     if resumed:
         logger.info("resuming stalled runs %s", resumed)

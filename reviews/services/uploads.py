@@ -6,6 +6,8 @@ GRM_UPLOAD_DIR (shared by web and workers) and is deleted once ingested.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -21,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from reviews import enqueue, upload_files
-from reviews.errors import UploadRefused, UploadTooLarge
+from reviews.errors import StorageFull, StorageUnavailable, UploadRefused, UploadTooLarge
 from reviews.locks import try_lock
 from reviews.models import Dataset, Upload, UploadError
 from reviews.services.datasets import ImportProgress, ImportRefused, ImportReport, dataset_import, dataset_prerender
@@ -29,6 +31,10 @@ from reviews.services.datasets import ImportProgress, ImportRefused, ImportRepor
 logger = logging.getLogger(__name__)
 
 RECEIVE_CHUNK = 1 << 20
+# What the operating system says when the folder has no room left for the body.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# A received body not recorded as an upload (its web process was killed mid-body) is removed after this.
+ORPHAN_AFTER = timedelta(hours=1)
 
 
 def too_large_message(size: int) -> str:
@@ -46,6 +52,28 @@ def _incoming_path() -> Path:
     return directory / f"incoming-{uuid.uuid4().hex}.part"
 
 
+def storage_error(exc: OSError) -> StorageUnavailable:
+    """The domain's error for a body the upload folder could not take: the cause in words, and that
+    nothing was stored (the full error, with the folder's path, goes to the log for the admin)."""
+    logger.error("upload folder %s: %s", settings.GRM_UPLOAD_DIR, exc)
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _NO_ROOM:
+        return StorageFull(
+            f"the server has no room left to store the upload ({reason}); nothing was stored: "
+            "send it again once an admin has freed space in the upload folder (GRM_UPLOAD_DIR)"
+        )
+    return StorageUnavailable(
+        f"the server could not write the upload to its upload folder ({reason}); nothing was stored: "
+        "send it again once an admin has fixed the folder (GRM_UPLOAD_DIR)"
+    )
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(OSError):  # the folder may be the very thing that is broken
+            path.unlink(missing_ok=True)
+
+
 def receive_stream(read: Callable[[int], bytes], content_length: int | None) -> Path:
     """Copy a request body to a new file in GRM_UPLOAD_DIR, a chunk at a time; never all in memory.
 
@@ -55,9 +83,10 @@ def receive_stream(read: Callable[[int], bytes], content_length: int | None) -> 
     cap = settings.GRM_UPLOAD_MAX_BYTES
     if content_length is not None and content_length > cap:
         raise UploadTooLarge(too_large_message(content_length))
-    path = _incoming_path()
+    path: Path | None = None
     received = 0
     try:
+        path = _incoming_path()
         with path.open("wb") as out:
             while True:
                 try:
@@ -80,8 +109,11 @@ def receive_stream(read: Callable[[int], bytes], content_length: int | None) -> 
             raise UploadRefused(
                 "the body is empty: send JSON Lines, a JSON array, or a multipart form with the file in `file`"
             )
+    except OSError as exc:  # the folder is full or cannot be written (reading errors are handled above)
+        _discard(path)
+        raise storage_error(exc) from exc
     except BaseException:
-        path.unlink(missing_ok=True)
+        _discard(path)
         raise
     return path
 
@@ -92,16 +124,20 @@ def receive_file(file: IO[bytes], size: int) -> Path:
         raise UploadTooLarge(too_large_message(size))
     if size == 0:
         raise UploadRefused("the file is empty")
-    path = _incoming_path()
+    path: Path | None = None
     temporary = getattr(file, "temporary_file_path", None)
     try:
+        path = _incoming_path()
         if temporary is not None:
             shutil.move(temporary(), path)
         else:
             with path.open("wb") as out:
                 shutil.copyfileobj(file, out, RECEIVE_CHUNK)
+    except OSError as exc:
+        _discard(path)
+        raise storage_error(exc) from exc
     except BaseException:
-        path.unlink(missing_ok=True)
+        _discard(path)
         raise
     return path
 
@@ -133,8 +169,11 @@ def upload_create(
             os.replace(received, body_path(upload))
             # robust: a broker that is down leaves the upload queued for the watchdog, not a 500.
             enqueue.on_commit(enqueue.INGEST_UPLOAD, upload.pk, robust=True)
+    except OSError as exc:  # the row is rolled back with the body
+        _discard(received)
+        raise storage_error(exc) from exc
     except BaseException:
-        received.unlink(missing_ok=True)
+        _discard(received)
         raise
     return upload
 
@@ -244,3 +283,31 @@ def uploads_resume_stalled() -> list[int]:
     for upload_id in stalled:
         enqueue.send(enqueue.INGEST_UPLOAD, upload_id)
     return stalled
+
+
+def uploads_sweep_orphans(*, older_than: timedelta = ORPHAN_AFTER) -> list[str]:
+    """Remove what a web process killed mid-body left in GRM_UPLOAD_DIR: received files never recorded as
+    an upload (`incoming-*.part`, untouched for `older_than`), and bodies whose upload is gone or ended.
+    A body waiting for its ingestion is never touched. Returns the names removed."""
+    directory = Path(settings.GRM_UPLOAD_DIR)
+    if not directory.is_dir():
+        return []
+    cutoff = timezone.now().timestamp() - older_than.total_seconds()
+    waiting = {
+        upload_files.body_path(pk).name
+        for pk in Upload.objects.exclude(status__in=Upload.ENDED).values_list("pk", flat=True)
+    }
+    removed = []
+    for path in directory.iterdir():
+        try:
+            orphan = (path.name.startswith("incoming-") and path.stat().st_mtime < cutoff) or (
+                path.suffix == ".body" and path.name not in waiting and path.stat().st_mtime < cutoff
+            )
+            if orphan:
+                path.unlink()
+                removed.append(path.name)
+        except OSError:  # gone meanwhile, or the folder is not ours to clean
+            continue
+    if removed:
+        logger.info("upload folder: removed %d orphaned file(s): %s", len(removed), ", ".join(sorted(removed)[:20]))
+    return removed

@@ -241,6 +241,7 @@ def _run_page(request: HttpRequest, run: Run, *, meta_form: MetaScoreForm | None
         "hinted": hinted_context(request, run),
         "verdict_counts": run_selectors.run_verdict_counts(run=run),
         "skipped": run_selectors.run_skipped(run=run) if run.skipped_queries else [],
+        "error_log": run_selectors.run_error_log(run=run),
         "verdicts": search_selectors.VERDICTS,
         "subsets": dataset_selectors.dataset_subsets(dataset=run.dataset),
     }
@@ -258,7 +259,12 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress fragment a running run's page polls; it stops polling once the run has ended."""
     run = _run_or_404(run_id)
     # The header's status badge comes along out of band: one status everywhere on the page.
-    context = {"run": run, "accuracy": run_selectors.run_accuracy(run=run), "oob": True}
+    context = {
+        "run": run,
+        "accuracy": run_selectors.run_accuracy(run=run),
+        "error_log": run_selectors.run_error_log(run=run),
+        "oob": True,
+    }
     return render(request, "reviews/_run_progress.html", context)
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, retarget
 
-from reviews.errors import ApplicationError
+from reviews.errors import ApplicationError, StorageFull, StorageUnavailable
 from reviews.forms import RENAME_PREFIX, UploadForm, UploadPreviewForm
 from reviews.ingest.preview import PREVIEW_HEAD_CHARS, preview
 from reviews.models import Upload
@@ -41,7 +41,13 @@ def upload_new(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and (too_large := _too_large(request)):
         # Refused before the body is parsed: the multipart parser would first write it all to disk.
         return _form_answer(request, UploadForm(initial=_initial(request)), status=413, refused=too_large)
-    form = UploadForm(request.POST or None, request.FILES or None, initial=_initial(request))
+    try:
+        files = request.FILES if request.method == "POST" else None
+    except OSError as exc:  # the multipart parser could not write the file to disk
+        error = upload_services.storage_error(exc)
+        status = 507 if isinstance(error, StorageFull) else 503
+        return _form_answer(request, UploadForm(initial=_initial(request)), status=status, refused=error.message)
+    form = UploadForm(request.POST or None, files or None, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         file = data["file"]
@@ -57,6 +63,9 @@ def upload_new(request: HtmxHttpRequest) -> HttpResponse:
                 filename=file.name or "",
                 created_by=request.user,  # type: ignore[arg-type]  # behind admin_required
             )
+        except StorageUnavailable as exc:  # the server's fault, not the form's: said above the form
+            status = 507 if isinstance(exc, StorageFull) else 503
+            return _form_answer(request, form, status=status, refused=exc.message)
         except ApplicationError as exc:
             form.add_error("file", exc.message)
         else:

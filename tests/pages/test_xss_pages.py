@@ -20,6 +20,7 @@ from reviews.models import (
     Response,
     ReviewQueue,
     Run,
+    RunEvent,
     Sample,
     Upload,
     UploadError,
@@ -50,6 +51,8 @@ def hostile(url_values: dict[str, Any]) -> dict[str, Any]:
     Upload.objects.update(filename=HOSTILE, message=HOSTILE)  # its dataset name is checked before it exists
     UploadError.objects.update(field=HOSTILE, message=HOSTILE)
     Run.objects.update(error_message=HOSTILE)
+    for run in Run.objects.all():  # the run page's error log
+        RunEvent.objects.create(run=run, kind=RunEvent.Kind.BATCH_FAILED, message=HOSTILE, worker=SHORT, task_id=SHORT)
     return url_values
 
 

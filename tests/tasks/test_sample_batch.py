@@ -6,7 +6,7 @@ code talks to it over HTTP, as it would to `vllm serve`.
 
 import pytest
 
-from reviews.models import ModelConfig, Run, Sample, Verdict
+from reviews.models import ModelConfig, Run, RunEvent, Sample, Verdict
 from reviews.selectors.runs import run_pending_batches, run_queries
 from reviews.services.runs import run_batch_failed, run_cancel, run_claim, run_create
 from tests.factories import start_run
@@ -163,6 +163,51 @@ def test_the_task_gives_up_after_its_retries_and_fails_only_that_batch(demo, mon
     assert "overloaded (gave up after 3 retries)" in run.error_message
     assert run.status == Run.Status.DONE
     assert run.queries_done == 9
+    # The run's error log: each retry, then the failure, with its attempt and batch size.
+    events = list(RunEvent.objects.filter(run=run).order_by("created_at", "id"))
+    assert [(e.kind, e.attempt, e.queries) for e in events] == [
+        ("batch_retried", 0, 1),
+        ("batch_retried", 1, 1),
+        ("batch_retried", 2, 1),
+        ("batch_failed", 3, 1),
+    ]
+    assert "retry 1 of 3" in events[0].message
+    assert "overloaded" in events[0].message
+    assert "gave up after 3 retries" in events[-1].message
+    assert all(event.task_id for event in events)
+
+
+def test_a_lost_database_connection_retries_the_batch_and_stores_it_once(demo, monkeypatch):
+    from django.db import OperationalError
+
+    from workers import tasks
+
+    monkeypatch.setattr(tasks.gpu_sample_batch, "default_retry_delay", 0)
+    judged = tasks.judge_batch
+    calls = []
+
+    def judge_then_lose_the_connection(**kwargs):
+        calls.append(kwargs["query_ids"])
+        if len(calls) == 1:  # half the batch was stored, then the connection went (pg_terminate_backend)
+            judged(**{**kwargs, "query_ids": kwargs["query_ids"][:5]})
+            raise OperationalError("terminating connection due to administrator command\nSSL SYSCALL error")
+        return judged(**kwargs)
+
+    monkeypatch.setattr(tasks, "judge_batch", judge_then_lose_the_connection)
+    run = start_run(demo, query_filter={"subset": "chat"}, k=2, batch_size=10)
+    run_claim(run_id=run.id)
+    with openai_server(Script()) as url:
+        Run.objects.filter(id=run.id).update(model_config=openai_model(url))
+        tasks.gpu_sample_batch.apply(args=(run.id, chat_ids(run)))
+    run.refresh_from_db()
+    assert len(calls) == 2  # tried again: the second delivery judged the half not stored yet
+    assert (run.status, run.failed_query_ids, run.error_message) == (Run.Status.DONE, [], "")
+    assert Sample.objects.filter(run=run).count() == 20
+    (event,) = RunEvent.objects.filter(run=run)
+    assert event.kind == "batch_retried"
+    assert event.message.startswith(
+        "the database connection was lost (terminating connection due to administrator command); tried again"
+    )
 
 
 def test_an_unexpected_error_fails_the_batch_with_its_message_instead_of_losing_it(demo, monkeypatch):
