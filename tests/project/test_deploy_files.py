@@ -1,6 +1,7 @@
 """docker-compose.yml and the Dockerfile cannot run here (no Docker engine), so read them: they must start
 the same commands that `make run` and the tests use, with health checks and restart policies."""
 
+import json
 import re
 
 import pytest
@@ -85,3 +86,26 @@ def test_dockerfile_builds_both_targets_from_files_that_exist():
     assert set(re.findall(r"^FROM \S+ AS (\w+)", dockerfile, re.M)) == {"base", "cpu", "gpu"}
     for path in re.findall(r"-r (requirements/\S+)", dockerfile) + re.findall(r"-c (requirements/\S+)", dockerfile):
         assert (ROOT / path).exists(), path
+
+
+@pytest.mark.parametrize("log_format", ["json", "plain"])
+def test_gunicorn_logs_each_request_with_its_request_id_in_the_chosen_format(monkeypatch, log_format):
+    import logging.config
+    import runpy
+
+    monkeypatch.setenv("GRM_LOG_FORMAT", log_format)
+    config = runpy.run_path(str(ROOT / GUNICORN_CONFIG))
+    assert "%({x-request-id}o)s" in config["access_log_format"]  # the id the app's own lines carry
+    if log_format == "plain":
+        assert "logconfig_dict" not in config  # gunicorn's own lines
+        return
+    configurator = logging.config.DictConfigurator(config["logconfig_dict"])
+    formatter = configurator.configure_formatter(config["logconfig_dict"]["formatters"]["json"])
+    record = logging.LogRecord("gunicorn.access", logging.INFO, "", 0, '1.2.3.4 "GET / HTTP/1.1" 200', None, None)
+    line = json.loads(formatter.format(record))
+    assert (line["logger"], line["level"], line["message"]) == (
+        "gunicorn.access",
+        "INFO",
+        '1.2.3.4 "GET / HTTP/1.1" 200',
+    )
+    assert "time" in line
