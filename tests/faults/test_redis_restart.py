@@ -71,11 +71,12 @@ def test_a_redis_restart_mid_run_loses_and_doubles_nothing(
         wait_for(lambda: Sample.objects.filter(run_id=run["id"]).count() >= 6, timeout=180, what="first samples")
         assert Run.objects.get(id=run["id"]).is_active
         queued_before = broker.queued()
+        assert queued_before > 0  # batches wait in the broker as it goes down
         broker.stop()
         time.sleep(3)  # workers and beat meet a broker that is away
         broker.start()
         if kept:
-            assert broker.queued() >= min(queued_before, 1)  # the append-only file kept what was queued
+            assert broker.queued() > 0  # the append-only file kept what was queued
         else:
             assert broker.queued() == 0  # everything queued is gone: only the watchdog can bring it back
 
