@@ -22,6 +22,7 @@ from reviews.models import (
     Response,
     Round,
     Run,
+    RunEvent,
     Sample,
     Upload,
     UploadError,
@@ -373,6 +374,15 @@ class ReleaseDetailOut(ReleaseOut):
 
     class Meta(ReleaseOut.Meta):
         fields = [*ReleaseOut.Meta.fields, "manifest"]
+
+
+class RunEventOut(serializers.ModelSerializer[RunEvent]):
+    """An entry of a run's error log: a batch tried again or failed, a resume after a stall, a failed
+    meta scoring; `attempt` counts the task's deliveries before this one."""
+
+    class Meta:
+        model = RunEvent
+        fields = ["id", "created_at", "kind", "message", "queries", "attempt", "worker", "task_id"]
 
 
 class UploadErrorOut(serializers.ModelSerializer[UploadError]):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("v1/runs/", views.RunList.as_view(), name="api-runs"),
     path("v1/runs/<int:pk>/", views.RunDetail.as_view(), name="api-run"),
     path("v1/runs/<int:pk>/cancel/", views.RunCancel.as_view(), name="api-run-cancel"),
+    path("v1/runs/<int:pk>/errors/", views.RunEventList.as_view(), name="api-run-errors"),
     path("v1/runs/<int:pk>/report/", views.RunReport.as_view(), name="api-run-report"),
     path("v1/runs/<int:pk>/report.csv", views.RunReportCsv.as_view(), name="api-run-report-csv"),
     path("v1/runs/<int:pk>/meta-score/", metarm.RunMetaScore.as_view(), name="api-run-meta-score"),

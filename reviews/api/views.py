@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer
@@ -18,7 +19,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from reviews.api.permissions import HasRole
-from reviews.api.serializers import AnnotationOut, DatasetOut, QueryOut, RunCompareOut, RunOut, SampleOut, VerdictOut
+from reviews.api.serializers import (
+    AnnotationOut,
+    DatasetOut,
+    QueryOut,
+    RunCompareOut,
+    RunEventOut,
+    RunOut,
+    SampleOut,
+    VerdictOut,
+)
 from reviews.models import (
     Annotation,
     Dataset,
@@ -29,6 +39,7 @@ from reviews.models import (
     Query,
     Round,
     Run,
+    RunEvent,
     Sample,
     Verdict,
 )
@@ -247,6 +258,20 @@ class RunList(FilteredList):
 class RunDetail(generics.RetrieveAPIView[Run]):
     serializer_class = RunOut
     queryset = run_selectors.runs_list().select_related("meta_checkpoint")
+
+
+class RunEventList(FilteredList):
+    """The run's error log, oldest first: each batch tried again or failed (the message, the queries in
+    it, the attempt, the worker and task), each resume after a stall, a failed meta scoring."""
+
+    serializer_class = RunEventOut
+    filters = serializers.Serializer
+
+    def get_queryset(self) -> QuerySet[RunEvent]:
+        events = run_selectors.run_events(run_id=self.kwargs["pk"])
+        if events is None:
+            raise NotFound(f"no run {self.kwargs['pk']}")
+        return events
 
 
 class RunCancel(generics.GenericAPIView[Run]):

@@ -329,6 +329,13 @@ def run_error_log(*, run: Run, limit: int = 50) -> RunErrorLog:
     return RunErrorLog(events, total)
 
 
+def run_events(*, run_id: int) -> QuerySet[RunEvent] | None:
+    """Every entry of a run's error log; None when there is no such run."""
+    if not Run.objects.filter(id=run_id).exists():
+        return None
+    return RunEvent.objects.filter(run_id=run_id)
+
+
 def run_verdict_counts(*, run: Run) -> dict[str, int]:
     """How many of the run's queries each verdict filter of the search page finds (two statements):
     every judged query, right, wrong, tied (broken by the seed), and with a sample that did not parse."""

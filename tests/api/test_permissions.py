@@ -54,6 +54,7 @@ EXPECTED: dict[str, dict[str, Access]] = {
     "api-run": READ,
     "api-run-cancel": {"POST": ADMIN, "OPTIONS": ROLE},
     "api-run-report": READ,
+    "api-run-errors": READ,
     "api-run-report-csv": READ,
     "api-run-meta-score": {"POST": ADMIN, "OPTIONS": ROLE},
     "api-run-hinted": {"POST": ADMIN, "OPTIONS": ROLE},
@@ -145,7 +146,7 @@ def api_data(reviewer_user) -> None:
 
 
 # Views whose URL names a row of another model than their own queryset's.
-URL_MODELS: dict[str, type[Model]] = {"api-upload-errors": Upload}
+URL_MODELS: dict[str, type[Model]] = {"api-upload-errors": Upload, "api-run-errors": Run}
 
 
 def route_kwargs(route: Route) -> dict[str, Any]:

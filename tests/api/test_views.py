@@ -181,3 +181,23 @@ def test_bad_annotations_are_400_naming_the_field(sample_data, reviewer_user, bo
     response = Client().post(reverse("api-annotations"), body, content_type="application/json", **bearer(reviewer_user))
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_a_run_s_error_log_lists_every_entry_oldest_first(reviewer_user):
+    from reviews.models import RunEvent
+
+    run = RunFactory.create()
+    RunEvent.objects.create(run=run, kind="batch_retried", message="overloaded", queries=8, task_id="t1", worker="w@h")
+    RunEvent.objects.create(run=run, kind="batch_failed", message="gave up", queries=8, attempt=3, task_id="t1")
+    RunEvent.objects.create(run=RunFactory.create(), kind="resumed", message="another run's")
+    token = bearer(reviewer_user)
+    client = Client()
+    answer = client.get(reverse("api-run-errors", args=[run.pk]), **token)
+    assert answer.status_code == 200
+    rows = answer.json()["results"]
+    assert [(r["kind"], r["message"], r["queries"], r["attempt"], r["task_id"]) for r in rows] == [
+        ("batch_retried", "overloaded", 8, 0, "t1"),
+        ("batch_failed", "gave up", 8, 3, "t1"),
+    ]
+    assert rows[0]["worker"] == "w@h"
+    assert client.get(reverse("api-run-errors", args=[run.pk + 1000]), **token).status_code == 404
