@@ -158,7 +158,7 @@ def held_sample() -> dict[str, Any]:
 
 
 # Views whose path names a row of another model than their own queryset's.
-PATH_MODELS: dict[str, type[Model]] = {"/api/v1/uploads/{id}/errors/": Upload}
+PATH_MODELS: dict[str, type[Model]] = {"/api/v1/uploads/{id}/errors/": Upload, "/api/v1/runs/{id}/errors/": Run}
 
 
 def operation_labels() -> list[str]:
