@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchVector, SearchVectorField
 from django.db import connection
-from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, TextField, Value, When
-from django.db.models.functions import Concat
+from django.db.models import Case, Count, Exists, Expression, OuterRef, Q, QuerySet, Subquery, TextField, Value, When
+from django.db.models.functions import Coalesce, Concat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -49,7 +49,9 @@ def search_queries(filters: SearchFilters, *, with_responses: bool = False) -> Q
     if with_responses:
         queries = queries.prefetch_related("responses")
     else:
-        queries = queries.annotate(response_count=Count("responses"))
+        # A subquery, not a join: computed for the page's rows only, after the order and the limit.
+        responses = Response.objects.filter(query=OuterRef("pk")).order_by().values("query").annotate(n=Count("pk"))
+        queries = queries.annotate(response_count=Coalesce(Subquery(responses.values("n")), 0))
     if filters.dataset:
         queries = queries.filter(dataset__name=filters.dataset)
     if filters.subset:
@@ -95,9 +97,11 @@ def _text_search(queries: QuerySet[Query], text: str) -> QuerySet[Query]:
     """Queries whose id, user's query, responses, or judgments' principles and critiques match `text`.
 
     PostgreSQL: full-text search (English stemming; web-search syntax: "quoted phrases", or, -word)
-    on GIN indexes (migration 0013), ranked: an id match first, then by the user's query's rank, with
-    a match in a response or a judgment counting for less. Elsewhere (SQLite): a substring match in
-    the same places, in id order."""
+    on the text vectors PostgreSQL stores beside each text (migration 0022): a rare word is found through
+    their GIN indexes, a word in every item by reading the stored vectors, never by computing one per
+    row. Responses and judgments give the sets of query ids they match. Order: an id match first, then a match in the
+    user's query, then in a response, then only in a judgment; by id within each. Elsewhere (SQLite): a
+    substring match in the same places, in id order."""
     if connection.vendor != "postgresql":
         in_responses = Exists(Response.objects.filter(query=OuterRef("pk"), text__icontains=text))
         in_judgments = Exists(
@@ -105,27 +109,37 @@ def _text_search(queries: QuerySet[Query], text: str) -> QuerySet[Query]:
         )
         return queries.filter(text_condition(text) | in_responses | in_judgments)
     words = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-    in_responses = Exists(
-        Response.objects.annotate(found=SearchVector("text", config=SEARCH_CONFIG)).filter(
-            query=OuterRef("pk"), found=words
-        )
+    by_id = Q(external_id__icontains=text)
+    in_prompt = Q(prompt_found=words)
+    responses = Response.objects.annotate(found=StoredVector("text_search")).filter(found=words)
+    judgments = Sample.objects.annotate(found=StoredVector("reasoning_search")).filter(found=words)
+    found_in_responses = Q(pk__in=responses.values("query_id"))
+    found_in_judgments = Q(pk__in=judgments.values("query_id"))
+    rank = Case(
+        When(by_id, then=Value(3)),
+        When(in_prompt, then=Value(2)),
+        When(found_in_responses, then=Value(1)),
+        default=Value(0),
     )
-    in_judgments = Exists(
-        Sample.objects.annotate(found=SearchVector("principles", "critique", config=SEARCH_CONFIG)).filter(
-            query=OuterRef("pk"), found=words
-        )
-    )
-    prompt = SearchVector("prompt", config=SEARCH_CONFIG)
-    queries = queries.annotate(prompt_found=prompt, in_responses=in_responses, in_judgments=in_judgments).filter(
-        Q(external_id__icontains=text) | Q(prompt_found=words) | Q(in_responses=True) | Q(in_judgments=True)
-    )
-    rank = (
-        Case(When(external_id__icontains=text, then=Value(10.0)), default=Value(0.0))
-        + SearchRank(prompt, words)
-        + Case(When(in_responses=True, then=Value(0.05)), default=Value(0.0))
-        + Case(When(in_judgments=True, then=Value(0.02)), default=Value(0.0))
-    )
-    return queries.annotate(rank=rank).order_by("-rank", "id")
+    queries = queries.annotate(prompt_found=StoredVector("prompt_search"))
+    matched = by_id | in_prompt | found_in_responses | found_in_judgments
+    return queries.filter(matched).annotate(rank=rank).order_by("-rank", "id")
+
+
+class StoredVector(Expression):
+    """A text vector PostgreSQL keeps in a generated column of the queryset's own table (migration 0022),
+    which the model does not declare; compared with a SearchQuery by `@@`, it uses its GIN index."""
+
+    output_field = SearchVectorField()
+
+    def __init__(self, column: str) -> None:
+        super().__init__()
+        self.column = column
+
+    # A list of parameters, as Django's own expressions give: its search lookup adds the query's to it.
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        table = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        return f"{table}.{connection.ops.quote_name(self.column)}", []
 
 
 @dataclass(frozen=True)
