@@ -145,14 +145,23 @@ def celery_workers(django_db_serialized_rollback, transactional_db) -> Iterator[
     # Every transactional test restores the migrations' data (roles, failure modes, content types) by
     # serialized rollback: one that flushed without it would re-create content types under new ids,
     # and the next test restoring them would collide (Django #23727).
-    from grmweb.celery import app
-
-    app.control.purge()  # no message left over from another test reaches these workers
+    purge_queues()  # no message left over from another test reaches these workers
     workers = WorkerProcesses()
     try:
         yield workers
     finally:
         workers.stop_all()
+
+
+def purge_queues() -> None:
+    """Empty the cpu and gpu queues by name (`app.control.purge()` empties only the queues this process
+    has sent to, never gpu: a killed worker's batches would reach the next test's workers)."""
+    from grmweb.celery import app
+
+    queues = {settings.CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in settings.CELERY_TASK_ROUTES.values())}
+    with app.connection_for_write() as broker:
+        for name in sorted(queues):
+            broker.default_channel.queue_purge(name)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
