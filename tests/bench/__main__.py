@@ -18,7 +18,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from tests.bench import export, ingest, metarm, review, sampling, scaling, uploads  # noqa: E402
+from tests.bench import export, ingest, load, metarm, review, sampling, scaling, uploads  # noqa: E402
 
 Benchmark = Callable[[], Iterator[tuple[str, float | int | str]]]
 BENCHMARKS: dict[str, Benchmark] = {
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "scaling": scaling.bench_scaling,
     "metarm": metarm.bench_metarm,
     "export": export.bench_export,
+    "load": load.bench_load,
 }
 
 
