@@ -225,6 +225,8 @@ SPECTACULAR_SETTINGS = {
         "CheckpointStatusEnum": "reviews.models.MetaRmCheckpoint.Status",
         "RunMetaStatusEnum": "reviews.models.Run.MetaStatus",
         "ReleaseStatusEnum": "reviews.models.Release.Status",
+        "ReleaseKindEnum": "reviews.models.Release.Kind",
+        "RunEventKindEnum": "reviews.models.RunEvent.Kind",
         # A reviewer's or an admin's decision (accept, reject) keeps its name beside a sample's (also held).
         "DecisionEnum": "reviews.models.Annotation.Decision",
         "SampleDecisionEnum": "reviews.models.runs.DECISIONS",
