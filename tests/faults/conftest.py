@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,24 +72,24 @@ class RedisServer:
         if binary is None:
             pytest.fail("redis-server is not on PATH (Debian's redis-server package provides it)")
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.kept else ["--appendonly", "no"]
-        log = (self.folder / "redis.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.folder),
-                "--save",
-                "",
-                *persistence,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.folder / "redis.log").open("ab") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(self.folder),
+                    "--save",
+                    "",
+                    *persistence,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
         wait_for(lambda: _answers(client), timeout=20, what=f"redis-server on port {self.port}")
 
@@ -283,10 +282,6 @@ def wait_for_upload(upload_id: int, *, timeout: float) -> Upload:
         interval=0.5,
         what=f"upload {upload_id} to end",
     )
-
-
-def elapsed(since: float) -> float:
-    return round(time.monotonic() - since, 1)
 
 
 @pytest.fixture
